@@ -1,0 +1,95 @@
+// Run configuration: the model (Hugging Face DeepseekV3Config names), training
+// and data sections of a TOML file. Parsing is strict: an unknown key, a wrong
+// type, an out-of-range or inconsistent value throws ConfigError naming the key
+// and the rule. The CLI and the studio share this one validator.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace aha {
+
+struct ModelConfig {
+  int vocab_size = 264;               // tokenizer size (8 specials + 256 bytes) or more
+  int hidden_size = 256;              // d
+  int intermediate_size = 512;        // dense SwiGLU width (first_k_dense_replace layers)
+  int moe_intermediate_size = 64;     // width of one expert
+  int num_hidden_layers = 6;
+  int first_k_dense_replace = 1;      // the first k layers are dense
+  int num_attention_heads = 4;        // n_h
+  int n_routed_experts = 8;           // N_r (0 = every layer dense)
+  int n_shared_experts = 1;           // N_s
+  int num_experts_per_tok = 2;        // K_r
+  int n_group = 2;                    // expert groups
+  int topk_group = 1;                 // groups kept per token
+  double routed_scaling_factor = 1.0;
+  std::string scoring_func = "sigmoid";  // "sigmoid" | "softmax"
+  bool norm_topk_prob = true;
+  int q_lora_rank = 128;              // 0 = plain q_proj
+  int kv_lora_rank = 64;              // d_c
+  int qk_nope_head_dim = 32;          // d_h
+  int qk_rope_head_dim = 16;          // d_h^R (even)
+  int v_head_dim = 32;                // d_v
+  int num_nextn_predict_layers = 1;   // MTP depth D (0 = off)
+  double rope_theta = 10000.0;
+  double rms_norm_eps = 1e-6;
+  int max_position_embeddings = 2048;
+  double initializer_range = 0.02;
+  // Training-time knobs of the architecture (not in HF's config.json keys).
+  double aux_loss_alpha = 1e-4;       // α, sequence-wise balance loss
+  double bias_update_speed = 1e-3;    // γ, aux-loss-free bias step
+  double mtp_loss_weight = 0.3;       // λ
+
+  bool is_moe_layer(int layer) const {
+    return n_routed_experts > 0 && layer >= first_k_dense_replace;
+  }
+  int qk_head_dim() const { return qk_nope_head_dim + qk_rope_head_dim; }
+};
+
+struct TrainConfig {
+  uint64_t seed = 1234;
+  int batch_size = 8;                 // sequences per micro-batch
+  int seq_len = 256;                  // tokens per sequence
+  int grad_accum = 1;                 // micro-batches per optimizer step
+  int steps = 300;                    // optimizer steps
+  double lr = 3e-3;                   // peak learning rate
+  double min_lr = 3e-4;               // cosine floor
+  int warmup_steps = 20;
+  std::string lr_schedule = "cosine"; // "cosine" | "constant"
+  double beta1 = 0.9;
+  double beta2 = 0.95;
+  double adam_eps = 1e-8;
+  double weight_decay = 0.1;          // not applied to norms and biases
+  double grad_clip = 1.0;             // global norm; 0 = off
+  int threads = 0;                    // 0 = all cores
+  int log_every = 10;
+  int checkpoint_every = 0;           // 0 = only at the end
+};
+
+struct DataConfig {
+  // "synthetic" (built-in corpus) or a path to a UTF-8 text file.
+  std::string source = "synthetic";
+  uint64_t synthetic_bytes = 2000000;  // size of the generated corpus
+  double eval_fraction = 0.05;         // held-out tail of the corpus
+};
+
+struct RunConfig {
+  std::string name = "run";
+  ModelConfig model;
+  TrainConfig train;
+  DataConfig data;
+  std::string origin;  // where it was loaded from (preset name or file path), for messages
+};
+
+// Parses TOML text; `origin` names the source in error messages. Throws ConfigError.
+RunConfig parse_config(const std::string& toml_text, const std::string& origin);
+// Loads a preset by name ("tiny") or a TOML file by path. Throws ConfigError / IoError.
+RunConfig load_config(const std::string& preset_or_path);
+// Checks every rule; throws ConfigError naming the key and the rule.
+void validate(const RunConfig& cfg);
+// Serialises back to TOML (round-trips through parse_config).
+std::string to_toml(const RunConfig& cfg);
+// Names of the built-in presets.
+std::vector<std::string> preset_names();
+
+}  // namespace aha

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package the build and the tests need.
+# Non-interactive and idempotent: packages already present are left as they are.
+# Optional: --with-torch also installs the PyTorch peer for tests/bench/ (not needed by the tests).
+set -euo pipefail
+pkgs=(
+  cmake ninja-build g++ clang pkg-config
+  libtomlplusplus-dev libcli11-dev libspdlog-dev nlohmann-json3-dev
+  libgtest-dev libgmock-dev
+  libopenblas-openmp-dev
+)
+if [[ "${1:-}" == "--with-torch" ]]; then pkgs+=(python3-torch libopenblas0-pthread); fi
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+echo "install-deps: all ${#pkgs[@]} packages present"
