@@ -4,7 +4,7 @@
 // relative to the start of the data; an optional "__metadata__" maps strings to strings.
 // The reader validates everything before it hands out a view and never reads out of
 // bounds: header length past the end of the file, offsets out of range, overlapping
-// or leaving gaps, unknown dtype, data size not matching the shape, duplicate names.
+// (gaps between tensors are accepted, as other writers leave them), unknown dtype, data size not matching the shape, duplicate names.
 #pragma once
 #include <cstdint>
 #include <map>
@@ -28,6 +28,11 @@ struct TensorView {
 
 class SafetensorsFile {
  public:
+  // Views point into the owned bytes: moving keeps them valid, copying would not.
+  SafetensorsFile(const SafetensorsFile&) = delete;
+  SafetensorsFile& operator=(const SafetensorsFile&) = delete;
+  SafetensorsFile(SafetensorsFile&&) = default;
+  SafetensorsFile& operator=(SafetensorsFile&&) = default;
   // Parses and validates a whole file held in memory. `origin` names it in errors.
   // Throws FormatError.
   static SafetensorsFile parse(std::vector<uint8_t> bytes, const std::string& origin);

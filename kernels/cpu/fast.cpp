@@ -1,0 +1,378 @@
+// The fast CPU backend. GEMMs go to OpenBLAS (OpenMP build: the same thread pool as
+// the loops below, so no oversubscription); the fused ops are OpenMP loops whose
+// inner loops GCC vectorises twice (AVX2 and AVX-512, picked at run time — simd.h).
+// Every op here is checked against ReferenceOps by tests/test_ops.cpp.
+//
+// Determinism: static schedules and per-row outputs only; the one cross-row sum
+// (rmsnorm's weight gradient) goes through per-thread partials reduced in thread
+// order, so results are bit-identical for a given thread count.
+#include <cblas.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "kernels/cpu/fast.h"
+#include "kernels/cpu/simd.h"
+
+namespace aha::kernels {
+
+namespace {
+
+AHA_CLONES void rmsnorm_rows(float* out, float* rstd, const float* inp, const float* weight,
+                             int n0, int n1, int C, float eps) {
+  for (int n = n0; n < n1; n++) {
+    const float* x = inp + (size_t)n * C;
+    float ss = 0.0f;
+    for (int c = 0; c < C; c++) ss += x[c] * x[c];
+    float r = 1.0f / std::sqrt(ss / C + eps);
+    rstd[n] = r;
+    float* o = out + (size_t)n * C;
+    for (int c = 0; c < C; c++) o[c] = x[c] * r * weight[c];
+  }
+}
+
+AHA_CLONES void rmsnorm_back_rows(float* dinp, float* dw, const float* dout, const float* inp,
+                                  const float* weight, const float* rstd, int n0, int n1, int C) {
+  for (int n = n0; n < n1; n++) {
+    const float* x = inp + (size_t)n * C;
+    const float* dy = dout + (size_t)n * C;
+    float r = rstd[n];
+    float dot = 0.0f;
+    for (int c = 0; c < C; c++) dot += dy[c] * weight[c] * x[c];
+    float coef = r * r * r * dot / C;
+    float* dx = dinp + (size_t)n * C;
+    for (int c = 0; c < C; c++) {
+      dx[c] = r * dy[c] * weight[c] - x[c] * coef;
+      dw[c] += dy[c] * x[c] * r;
+    }
+  }
+}
+
+AHA_CLONES void swiglu_rows(float* h, const float* gu, int n0, int n1, int I) {
+  for (int n = n0; n < n1; n++) {
+    const float* a = gu + (size_t)n * 2 * I;
+    const float* u = a + I;
+    float* o = h + (size_t)n * I;
+    for (int i = 0; i < I; i++) o[i] = a[i] / (1.0f + fast_expf(-a[i])) * u[i];
+  }
+}
+
+AHA_CLONES void swiglu_back_rows(float* dgu, const float* dh, const float* gu, int n0, int n1,
+                                 int I) {
+  for (int n = n0; n < n1; n++) {
+    const float* a = gu + (size_t)n * 2 * I;
+    const float* u = a + I;
+    const float* d = dh + (size_t)n * I;
+    float* da = dgu + (size_t)n * 2 * I;
+    float* du = da + I;
+    for (int i = 0; i < I; i++) {
+      float sg = 1.0f / (1.0f + fast_expf(-a[i]));
+      float ai = a[i], ui = u[i], di = d[i];
+      da[i] = di * ui * sg * (1.0f + ai * (1.0f - sg));
+      du[i] = di * ai * sg;
+    }
+  }
+}
+
+// Softmax of one row in place, returning log-sum-exp; the row is already scaled.
+AHA_CLONES float softmax_row(float* s, int n) {
+  float mx = -INFINITY;
+  for (int j = 0; j < n; j++) mx = std::max(mx, s[j]);
+  float sum = 0.0f;
+  for (int j = 0; j < n; j++) { s[j] = fast_expf(s[j] - mx); sum += s[j]; }
+  float inv = 1.0f / sum;
+  for (int j = 0; j < n; j++) s[j] *= inv;
+  return mx + std::log(sum);
+}
+
+AHA_CLONES void adamw_range(float* p, const float* g, float* m, float* v, size_t i0, size_t i1,
+                            float lr, float b1, float b2, float eps, float wd, float bc1,
+                            float bc2) {
+  const float ib1 = 1.0f / bc1, ib2 = 1.0f / bc2;
+  for (size_t i = i0; i < i1; i++) {
+    float gi = g[i];
+    float mi = b1 * m[i] + (1.0f - b1) * gi;
+    float vi = b2 * v[i] + (1.0f - b2) * gi * gi;
+    m[i] = mi;
+    v[i] = vi;
+    p[i] -= lr * (mi * ib1 / (std::sqrt(vi * ib2) + eps) + wd * p[i]);
+  }
+}
+
+// [begin, end) of thread `t` of `nt` over n items, in contiguous static blocks.
+inline void split(size_t n, int t, int nt, size_t& b, size_t& e) {
+  b = n * t / nt;
+  e = n * (t + 1) / nt;
+}
+
+}  // namespace
+
+void CpuOps::gemm(bool transA, bool transB, int M, int N, int K, float alpha, const float* A,
+                  int lda, const float* B, int ldb, float beta, float* C, int ldc, Precision) {
+  if (M == 0 || N == 0) return;
+  if (K == 0) {  // BLAS leaves C untouched when K == 0 only for beta == 1
+    for (int i = 0; i < M; i++)
+      for (int j = 0; j < N; j++) C[(size_t)i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[(size_t)i * ldc + j];
+    return;
+  }
+  cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+              M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+void CpuOps::axpy(float* y, const float* x, float a, size_t n) {
+#pragma omp parallel for simd schedule(static) if (n > 65536)
+  for (size_t i = 0; i < n; i++) y[i] += a * x[i];
+}
+
+void CpuOps::copy2d(float* dst, int ldd, const float* src, int lds, int rows, int cols, bool add) {
+#pragma omp parallel for schedule(static) if ((size_t)rows * cols > 65536)
+  for (int r = 0; r < rows; r++) {
+    float* d = dst + (size_t)r * ldd;
+    const float* s = src + (size_t)r * lds;
+    if (add)
+      for (int c = 0; c < cols; c++) d[c] += s[c];
+    else
+      std::memcpy(d, s, sizeof(float) * cols);
+  }
+}
+
+void CpuOps::rmsnorm_forward(float* out, float* rstd, const float* inp, const float* weight, int N,
+                             int C, float eps) {
+#pragma omp parallel
+  {
+    size_t b, e;
+    split(N, omp_get_thread_num(), omp_get_num_threads(), b, e);
+    rmsnorm_rows(out, rstd, inp, weight, (int)b, (int)e, C, eps);
+  }
+}
+
+void CpuOps::rmsnorm_backward(float* dinp, float* dweight, const float* dout, const float* inp,
+                              const float* weight, const float* rstd, int N, int C) {
+  const int nt = omp_get_max_threads();
+  std::vector<float> partial((size_t)nt * C, 0.0f);
+#pragma omp parallel num_threads(nt)
+  {
+    size_t b, e;
+    const int t = omp_get_thread_num();
+    split(N, t, omp_get_num_threads(), b, e);
+    rmsnorm_back_rows(dinp, partial.data() + (size_t)t * C, dout, inp, weight, rstd, (int)b, (int)e, C);
+  }
+  for (int t = 0; t < nt; t++)
+    for (int c = 0; c < C; c++) dweight[c] += partial[(size_t)t * C + c];
+}
+
+void CpuOps::rope(float* x, int ld, int off, int R, const int* pos, int rows_per_pos, int N,
+                  float theta, bool inverse) {
+  std::vector<float> freq(R / 2);
+  for (int j = 0; j < R / 2; j++) freq[j] = (float)std::pow((double)theta, -2.0 * j / R);
+  const float sign = inverse ? -1.0f : 1.0f;
+#pragma omp parallel for schedule(static) if (N > 256)
+  for (int n = 0; n < N; n++) {
+    float* v = x + (size_t)n * ld + off;
+    const double p = pos[n / rows_per_pos];
+    for (int j = 0; j < R / 2; j++) {
+      // angle in double: positions up to max_position_embeddings times freq ≤ 1
+      const double ang = p * freq[j];
+      const float c = (float)std::cos(ang), s = sign * (float)std::sin(ang);
+      const float a = v[2 * j], bb = v[2 * j + 1];
+      v[2 * j] = a * c - bb * s;
+      v[2 * j + 1] = a * s + bb * c;
+    }
+  }
+}
+
+void CpuOps::attention_forward(float* out, float* lse, const float* q, const float* k,
+                               const float* v, const AttnShape& s) {
+  // Per (batch, head): S = Q·Kᵀ·scale [Tq, Tk] (one GEMM), causal softmax per row,
+  // O = P·V (one GEMM). The GEMMs run single-threaded inside the parallel loop.
+  const int group = s.H / s.Hkv;
+  const int BH = s.B * s.H;
+#pragma omp parallel
+  {
+    std::vector<float> S((size_t)s.Tq * s.Tk);
+#pragma omp for schedule(static)
+    for (int bh = 0; bh < BH; bh++) {
+      const int b = bh / s.H, h = bh % s.H, g = h / group;
+      const float* Q = q + (size_t)b * s.Tq * s.ldq + (size_t)h * s.Dk;
+      const float* K = k + (size_t)b * s.Tk * s.ldk + (size_t)g * s.Dk;
+      const float* V = v + (size_t)b * s.Tk * s.ldv + (size_t)g * s.Dv;
+      float* O = out + (size_t)b * s.Tq * s.ldo + (size_t)h * s.Dv;
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s.Tq, s.Tk, s.Dk, s.scale, Q, s.ldq, K,
+                  s.ldk, 0.0f, S.data(), s.Tk);
+      for (int t = 0; t < s.Tq; t++) {
+        const int n = s.Tk - s.Tq + t + 1;  // keys visible to query t
+        float* row = S.data() + (size_t)t * s.Tk;
+        lse[(size_t)bh * s.Tq + t] = softmax_row(row, n);
+        std::fill(row + n, row + s.Tk, 0.0f);
+      }
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s.Tq, s.Dv, s.Tk, 1.0f, S.data(), s.Tk,
+                  V, s.ldv, 0.0f, O, s.ldo);
+    }
+  }
+}
+
+void CpuOps::attention_backward(float* dq, float* dk, float* dv, const float* dout,
+                                const float* out, const float* lse, const float* q, const float* k,
+                                const float* v, const AttnShape& s) {
+  // Recompute P from Q, K and the saved log-sum-exp, then
+  //   dV = Pᵀ·dO,  dP = dO·Vᵀ,  dS = P ⊙ (dP − rowdot(dO, O)),  dQ = dS·K·scale,  dK = dSᵀ·Q·scale.
+  // One task per (batch, kv head) so the heads that share a kv head accumulate in order.
+  const int group = s.H / s.Hkv;
+  const int T = s.Tq;  // == Tk
+  const int BG = s.B * s.Hkv;
+#pragma omp parallel
+  {
+    std::vector<float> P((size_t)T * T), dP((size_t)T * T);
+#pragma omp for schedule(static)
+    for (int bg = 0; bg < BG; bg++) {
+      const int b = bg / s.Hkv, g = bg % s.Hkv;
+      const float* K = k + (size_t)b * T * s.ldk + (size_t)g * s.Dk;
+      const float* V = v + (size_t)b * T * s.ldv + (size_t)g * s.Dv;
+      float* dK = dk + (size_t)b * T * s.ldk + (size_t)g * s.Dk;
+      float* dV = dv + (size_t)b * T * s.ldv + (size_t)g * s.Dv;
+      for (int hh = 0; hh < group; hh++) {
+        const int h = g * group + hh;
+        const float beta = hh == 0 ? 0.0f : 1.0f;  // first head of the group writes
+        const float* Q = q + (size_t)b * T * s.ldq + (size_t)h * s.Dk;
+        const float* dO = dout + (size_t)b * T * s.ldo + (size_t)h * s.Dv;
+        const float* O = out + (size_t)b * T * s.ldo + (size_t)h * s.Dv;
+        float* dQ = dq + (size_t)b * T * s.ldq + (size_t)h * s.Dk;
+        const float* L = lse + ((size_t)b * s.H + h) * T;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, s.Dk, s.scale, Q, s.ldq, K, s.ldk,
+                    0.0f, P.data(), T);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, s.Dv, 1.0f, dO, s.ldo, V, s.ldv,
+                    0.0f, dP.data(), T);
+        for (int t = 0; t < T; t++) {
+          float* p = P.data() + (size_t)t * T;
+          float* dp = dP.data() + (size_t)t * T;
+          float doo = 0.0f;
+          for (int i = 0; i < s.Dv; i++) doo += dO[(size_t)t * s.ldo + i] * O[(size_t)t * s.ldo + i];
+          const float l = L[t];
+          for (int j = 0; j <= t; j++) {
+            p[j] = fast_expf(p[j] - l);
+            dp[j] = p[j] * (dp[j] - doo) * s.scale;
+          }
+          for (int j = t + 1; j < T; j++) { p[j] = 0.0f; dp[j] = 0.0f; }
+        }
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, s.Dv, T, 1.0f, P.data(), T, dO, s.ldo,
+                    beta, dV, s.ldv);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, s.Dk, T, 1.0f, dP.data(), T, K,
+                    s.ldk, 0.0f, dQ, s.ldq);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, s.Dk, T, 1.0f, dP.data(), T, Q, s.ldq,
+                    beta, dK, s.ldk);
+      }
+    }
+  }
+}
+
+void CpuOps::swiglu_forward(float* h, const float* gu, int N, int I) {
+#pragma omp parallel
+  {
+    size_t b, e;
+    split(N, omp_get_thread_num(), omp_get_num_threads(), b, e);
+    swiglu_rows(h, gu, (int)b, (int)e, I);
+  }
+}
+
+void CpuOps::swiglu_backward(float* dgu, const float* dh, const float* gu, int N, int I) {
+#pragma omp parallel
+  {
+    size_t b, e;
+    split(N, omp_get_thread_num(), omp_get_num_threads(), b, e);
+    swiglu_back_rows(dgu, dh, gu, (int)b, (int)e, I);
+  }
+}
+
+void CpuOps::gather_rows(float* dst, const float* src, const int32_t* idx, const float* w, int M,
+                         int C) {
+#pragma omp parallel for schedule(static) if ((size_t)M * C > 32768)
+  for (int m = 0; m < M; m++) {
+    float* d = dst + (size_t)m * C;
+    const float* sv = src + (size_t)idx[m] * C;
+    if (!w) { std::memcpy(d, sv, sizeof(float) * C); continue; }
+    const float wm = w[m];
+    for (int c = 0; c < C; c++) d[c] = wm * sv[c];
+  }
+}
+
+void CpuOps::scatter_add_rows(float* dst, const float* src, const int32_t* idx, const float* w,
+                              int M, int C) {
+  // Rows of dst may repeat in idx: split the columns between threads instead of the rows,
+  // so each dst element is summed by one thread in the order of m.
+#pragma omp parallel
+  {
+    size_t c0, c1;
+    split(C, omp_get_thread_num(), omp_get_num_threads(), c0, c1);
+    for (int m = 0; m < M; m++) {
+      const float wm = w ? w[m] : 1.0f;
+      float* d = dst + (size_t)idx[m] * C;
+      const float* sv = src + (size_t)m * C;
+      for (size_t c = c0; c < c1; c++) d[c] += wm * sv[c];
+    }
+  }
+}
+
+void CpuOps::gather_rowdot(float* out, const float* a, const int32_t* idx, const float* b, int M,
+                           int C) {
+#pragma omp parallel for schedule(static) if ((size_t)M * C > 32768)
+  for (int m = 0; m < M; m++) {
+    const float* x = a + (size_t)idx[m] * C;
+    const float* y = b + (size_t)m * C;
+    float d = 0.0f;
+    for (int c = 0; c < C; c++) d += x[c] * y[c];
+    out[m] = d;
+  }
+}
+
+void CpuOps::xent_forward(float* loss, const float* logits, const int32_t* target, int N, int V) {
+#pragma omp parallel
+  {
+    std::vector<float> row(V);
+#pragma omp for schedule(static)
+    for (int n = 0; n < N; n++) {
+      if (target[n] < 0) { loss[n] = 0.0f; continue; }
+      std::memcpy(row.data(), logits + (size_t)n * V, sizeof(float) * V);
+      loss[n] = softmax_row(row.data(), V) - logits[(size_t)n * V + target[n]];
+    }
+  }
+}
+
+void CpuOps::xent_backward(float* dlogits, const float* logits, const int32_t* target,
+                           const float* dloss, int N, int V) {
+#pragma omp parallel for schedule(static)
+  for (int n = 0; n < N; n++) {
+    float* d = dlogits + (size_t)n * V;
+    if (target[n] < 0) { std::fill(d, d + V, 0.0f); continue; }
+    if (d != logits + (size_t)n * V) std::memcpy(d, logits + (size_t)n * V, sizeof(float) * V);
+    softmax_row(d, V);
+    const float g = dloss[n];
+    for (int i = 0; i < V; i++) d[i] *= g;
+    d[target[n]] -= g;
+  }
+}
+
+void CpuOps::adamw(float* p, const float* g, float* m, float* v, size_t n, float lr, float b1,
+                   float b2, float eps, float wd, float bc1, float bc2) {
+#pragma omp parallel if (n > 16384)
+  {
+    size_t b, e;
+    split(n, omp_get_thread_num(), omp_get_num_threads(), b, e);
+    adamw_range(p, g, m, v, b, e, lr, b1, b2, eps, wd, bc1, bc2);
+  }
+}
+
+double CpuOps::sumsq(const float* x, size_t n) {
+  double s = 0.0;
+  for (size_t i = 0; i < n; i++) s += (double)x[i] * x[i];
+  return s;
+}
+
+Ops& cpu_ops() {
+  static CpuOps ops;
+  return ops;
+}
+
+}  // namespace aha::kernels

@@ -79,8 +79,8 @@ class Ops {
   virtual void swiglu_backward(float* dgu, const float* dh, const float* gu, int N, int I) = 0;
 
   // ---- mixture of experts --------------------------------------------------------
-  // dst[M,C] = src[idx[m], :]
-  virtual void gather_rows(float* dst, const float* src, const int32_t* idx, int M, int C) = 0;
+  // dst[M,C] = w[m] * src[idx[m], :]  (w == nullptr: weight 1)
+  virtual void gather_rows(float* dst, const float* src, const int32_t* idx, const float* w, int M, int C) = 0;
   // dst[idx[m], :] += w[m] * src[m, :]  (w == nullptr: weight 1); deterministic order
   virtual void scatter_add_rows(float* dst, const float* src, const int32_t* idx, const float* w,
                                 int M, int C) = 0;

@@ -1,0 +1,121 @@
+// aha score / aha bench
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "app/cli.h"
+#include "engine/bench.h"
+#include "engine/checkpoint.h"
+#include "engine/error.h"
+
+namespace aha::cli {
+namespace fs = std::filesystem;
+
+namespace {
+// "5,17,3" → ids; every item must be a non-negative integer.
+std::vector<int32_t> parse_tokens(const std::string& s) {
+  std::vector<int32_t> out;
+  size_t i = 0, item = 0;
+  while (i <= s.size()) {
+    size_t j = s.find(',', i);
+    if (j == std::string::npos) j = s.size();
+    std::string t = s.substr(i, j - i);
+    while (!t.empty() && t.front() == ' ') t.erase(t.begin());
+    while (!t.empty() && t.back() == ' ') t.pop_back();
+    if (t.empty() || t.size() > 9 || t.find_first_not_of("0123456789") != std::string::npos)
+      throw InvalidArgument("--tokens: item " + std::to_string(item + 1) + " ('" + t +
+                            "') is not a non-negative integer");
+    out.push_back(std::stoi(t));
+    i = j + 1;
+    item++;
+  }
+  return out;
+}
+}  // namespace
+
+void add_score(CLI::App& app) {
+  auto* cmd = app.add_subcommand("score", "Print each next token's log-probability under a checkpoint");
+  static std::string ckpt, tokens, dump, path = "absorbed";
+  static bool json = false;
+  cmd->add_option("checkpoint", ckpt, "Checkpoint directory")->required();
+  cmd->add_option("--tokens", tokens, "Comma-separated token ids, e.g. 1,72,101")->required();
+  cmd->add_flag("--json", json, "Print JSON");
+  cmd->add_option("--dump-logits", dump, "Write float32 logits [T x vocab], row-major, no header");
+  cmd->add_option("--attention", path, "MLA inference path")->check(CLI::IsMember({"absorbed", "naive"}));
+  cmd->callback([] {
+    const std::vector<int32_t> ids = parse_tokens(tokens);
+    RunConfig cfg = read_checkpoint_config(ckpt);
+    Model model(cfg.model, kernels::cpu_ops());
+    load_weights(ckpt, model);
+    const int T = (int)ids.size(), V = cfg.model.vocab_size;
+    std::vector<float> logits;
+    model.logits(ids.data(), 1, T, path == "naive" ? AttnPath::Naive : AttnPath::Absorbed, logits);
+    // logprob of token t+1 under the distribution at position t
+    std::vector<double> lp(T, NAN);
+    for (int t = 0; t + 1 < T; t++) {
+      const float* l = logits.data() + (size_t)t * V;
+      double mx = -INFINITY, sum = 0;
+      for (int v = 0; v < V; v++) mx = std::max(mx, (double)l[v]);
+      for (int v = 0; v < V; v++) sum += std::exp(l[v] - mx);
+      lp[t + 1] = l[ids[t + 1]] - mx - std::log(sum);
+    }
+    if (!dump.empty()) {
+      std::ofstream out(dump, std::ios::binary);
+      out.write(reinterpret_cast<const char*>(logits.data()), (std::streamsize)(logits.size() * sizeof(float)));
+      if (!out) throw IoError("--dump-logits: cannot write '" + dump + "'");
+    }
+    if (json) {
+      nlohmann::json j;
+      j["tokens"] = ids;
+      nlohmann::json arr = nlohmann::json::array();
+      double total = 0;
+      for (int t = 0; t < T; t++) {
+        if (t == 0) arr.push_back(nullptr);
+        else { arr.push_back(lp[t]); total += lp[t]; }
+      }
+      j["logprobs"] = arr;
+      j["total_logprob"] = total;
+      j["vocab_size"] = V;
+      std::cout << j.dump() << "\n";
+    } else {
+      std::printf("%5s %7s %12s\n", "pos", "token", "logprob");
+      for (int t = 1; t < T; t++) std::printf("%5d %7d %12.6f\n", t, ids[t], lp[t]);
+    }
+  });
+}
+
+void add_bench(CLI::App& app) {
+  auto* bench = app.add_subcommand("bench", "Benchmarks");
+  bench->require_subcommand(1);
+  auto* cmd = bench->add_subcommand("train", "Time training steps: tokens/s, FLOP/s, MFU, memory");
+  static std::string source;
+  static int steps = 10;
+  static bool json = false;
+  cmd->add_option("config", source, "Preset name or TOML file")->required();
+  cmd->add_option("--steps", steps, "Timed steps (after 2 warm-up steps)")->check(CLI::PositiveNumber);
+  cmd->add_flag("--json", json, "Print one JSON object");
+  cmd->callback([] {
+    RunConfig cfg = load_config(source);
+    const char* home = std::getenv("HOME");
+    std::string cache;
+    if (home) {
+      fs::path dir = fs::path(home) / ".cache" / "aha";
+      std::error_code ec;
+      fs::create_directories(dir, ec);
+      if (!ec) cache = (dir / "fma_peak.txt").string();
+    }
+    TrainBench r = bench_train(cfg, steps, cache);
+    if (json) {
+      std::cout << r.to_json() << "\n";
+    } else {
+      std::printf("%s: %.0f tokens/s, %.1f ms/step (median), %.1f GFLOP/s of %.1f peak (MFU %.1f%%), "
+                  "%zu params (%zu active), peak RSS %.0f MB\n",
+                  cfg.name.c_str(), r.tokens_per_s, r.step_ms_median, r.achieved_gflops,
+                  r.peak_gflops, 100 * r.mfu, r.params_total, r.params_active, r.peak_rss_mb);
+    }
+  });
+}
+
+}  // namespace aha::cli

@@ -1,0 +1,22 @@
+// A one-line terminal progress bar fed by the run's event stream.
+#pragma once
+#include <string>
+
+#include "engine/events.h"
+
+namespace aha::cli {
+
+class ProgressBar {
+ public:
+  explicit ProgressBar(bool tty) : tty_(tty) {}
+  // Consumes one event; returns false once the run has ended (finished, stopped, error).
+  bool handle(const Event& e);
+
+ private:
+  void draw(const Event& e);
+  bool tty_;
+  double loss_ = 0, eval_ = -1, tps_ = 0;
+  bool first_loss_ = true;
+};
+
+}  // namespace aha::cli

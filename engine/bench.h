@@ -1,0 +1,23 @@
+// `aha bench train`: times real training steps of a configuration and reports
+// throughput, achieved FLOP/s and MFU against the measured FMA peak of this machine.
+#pragma once
+#include <string>
+
+#include "engine/config.h"
+
+namespace aha {
+
+struct TrainBench {
+  double tokens_per_s = 0, step_ms_median = 0, flops_per_token = 0, achieved_gflops = 0;
+  double peak_gflops = 0, mfu = 0, peak_rss_mb = 0;
+  int batch_size = 0, seq_len = 0, steps = 0, threads = 0;
+  size_t params_total = 0, params_active = 0;
+  std::string simd, cpu;
+  std::string to_json() const;
+};
+
+// Runs `steps` timed optimiser steps after 2 warm-up steps. peak_cache: where the FMA
+// probe's result is cached ("" = measure every time).
+TrainBench bench_train(const RunConfig& cfg, int steps, const std::string& peak_cache);
+
+}  // namespace aha

@@ -1,0 +1,129 @@
+// The layers of the DeepSeek-V3 block, each a forward/backward pair (llm.c style).
+// N = B·T tokens, d = hidden_size, H = heads, dn/dr/dv = qk_nope/qk_rope/v head dims,
+// dqk = dn + dr, dc = kv_lora_rank, qr = q_lora_rank, E = routed experts, K = top-k.
+// Forward functions fill the activation struct that their backward reads.
+// Backward functions accumulate weight gradients into Params::g and WRITE the input
+// gradient they return.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "engine/config.h"
+#include "engine/params.h"
+#include "kernels/cpu/ops.h"
+
+namespace aha {
+
+using Buf = std::vector<float>;
+inline void ensure(Buf& b, size_t n) { if (b.size() < n) b.resize(n); }
+
+// ---- MLA ----------------------------------------------------------------------------
+struct MlaWeights {            // offsets into Params
+  size_t q_a = 0, q_a_norm = 0, q_b = 0;   // q_lora_rank > 0
+  size_t q = 0;                            // q_lora_rank == 0
+  size_t kv_a = 0, kv_a_norm = 0, kv_b = 0, o = 0;
+};
+struct MlaActs {
+  Buf qa, qa_n, qa_rstd;       // [N,qr], [N,qr], [N]
+  Buf q;                       // [N, H, dqk]  roped
+  Buf ckv, ckv_n, ckv_rstd;    // [N,dc] raw latent, kv_norm(latent), [N]
+  Buf kpe;                     // [N, dr]      roped, shared by all heads
+  Buf kv;                      // [N, H, dn+dv] = kv_b(ckv_n)
+  Buf k, v;                    // [N, H, dqk], [N, H, dv]   per-head keys and values
+  Buf o, lse;                  // [N, H, dv], [B, H, T]
+  // backward scratch
+  Buf dq, dk, dv, dkv, dckv_n, dckv, dkpe, dqa_n, dqa, dx;
+};
+enum class AttnPath { Naive, Absorbed };
+
+void mla_register(Params& p, const ModelConfig& c, const std::string& prefix, MlaWeights& w);
+// out[N,d] = MLA(x[N,d]); pos[T] positions of one sequence (the same for every b).
+void mla_forward(kernels::Ops& ops, const ModelConfig& c, Params& p, const MlaWeights& w,
+                 MlaActs& a, float* out, const float* x, const int* pos, int B, int T,
+                 AttnPath path = AttnPath::Naive);
+// dx[N,d] (written) from dout[N,d]; needs the forward's x.
+void mla_backward(kernels::Ops& ops, const ModelConfig& c, Params& p, const MlaWeights& w,
+                  MlaActs& a, float* dx, const float* dout, const float* x, const int* pos, int B,
+                  int T);
+
+// ---- SwiGLU (dense FFN and the shared experts) -----------------------------------------
+struct SwigluWeights { size_t gate_up = 0, down = 0; int inter = 0; };  // [2I,d], [d,I]
+struct SwigluActs { Buf gu, h, dgu, dh; };  // [N,2I], [N,I]
+void swiglu_register(Params& p, int d, int inter, const std::string& prefix, SwigluWeights& w);
+// out[N,d] (+)= SwiGLU(x[N,d]); accumulate: add into out instead of writing
+void swiglu_ffn_forward(kernels::Ops& ops, Params& p, const SwigluWeights& w, SwigluActs& a,
+                        float* out, const float* x, int N, int d, bool accumulate);
+// dx[N,d] (+)= from dout[N,d]
+void swiglu_ffn_backward(kernels::Ops& ops, Params& p, const SwigluWeights& w, SwigluActs& a,
+                         float* dx, const float* dout, const float* x, int N, int d,
+                         bool accumulate);
+
+// ---- Router (DeepSeekMoE gate) -------------------------------------------------------------
+struct RouterActs {
+  Buf logits;                  // [N,E]  x·W_gᵀ
+  Buf scores;                  // [N,E]  sigmoid (or softmax) of logits
+  std::vector<int32_t> topk;   // [N,K]  chosen experts (by biased score, group-limited)
+  Buf gate;                    // [N,K]  gate values (unbiased, normalised, × scaling)
+  Buf f;                       // [B,E]  f_i of each sequence (balance loss)
+  Buf dgate, dlogits;          // backward
+  double balance_loss = 0.0;   // α·mean over sequences of Σ_i f_i P_i
+};
+// Chooses experts and gate values for every token. bias[E] only changes the choice.
+void route_forward(const ModelConfig& c, RouterActs& r, const float* bias, int B, int T);
+// dlogits[N,E] from dgate[N,K] and the balance loss (weight `balance_scale` = its
+// coefficient in the total loss, α already inside).
+void route_backward(const ModelConfig& c, RouterActs& r, int B, int T, double balance_scale);
+
+// ---- MoE FFN -------------------------------------------------------------------------------
+struct MoeWeights {
+  size_t router = 0, bias = 0;           // [E,d], [E] (FP32 correction bias, not trained)
+  std::vector<SwigluWeights> experts;    // E
+  SwigluWeights shared;                  // width N_s·moe_inter (absent when N_s == 0)
+};
+struct MoeActs {
+  RouterActs r;
+  std::vector<int32_t> perm_tok;         // [N·K] token of each assignment, grouped by expert
+  std::vector<int32_t> perm_slot;        // [N·K] its (n·K + k) slot
+  std::vector<int> offsets;              // [E+1] assignments of expert e: offsets[e] .. offsets[e+1]
+  Buf wperm;                             // [N·K] gate value of each assignment
+  Buf xe, ye, dye, dxe, dwperm;          // [N·K, d], [N·K]
+  std::vector<SwigluActs> ex;            // per-expert scratch (views are per-expert slices)
+  SwigluActs sh;
+  std::vector<int64_t> load;             // [E] tokens routed to each expert, summed since reset
+};
+void moe_register(Params& p, const ModelConfig& c, const std::string& prefix, MoeWeights& w);
+void moe_forward(kernels::Ops& ops, const ModelConfig& c, Params& p, const MoeWeights& w,
+                 MoeActs& a, float* out, const float* x, int B, int T);
+// balance_scale: the balance loss's weight in the total loss (1 for the main model's loss
+// scale, times the micro-batch scale)
+void moe_backward(kernels::Ops& ops, const ModelConfig& c, Params& p, const MoeWeights& w,
+                  MoeActs& a, float* dx, const float* dout, const float* x, int B, int T,
+                  double balance_scale);
+
+// ---- Transformer block: x + MLA(norm(x)), then + FFN(norm(·)) -----------------------
+struct BlockWeights {
+  size_t in_norm = 0, post_norm = 0;
+  MlaWeights attn;
+  bool moe = false;
+  SwigluWeights dense;
+  MoeWeights moe_w;
+};
+struct BlockActs {
+  Buf ln1, rstd1, attn_out, xmid, ln2, rstd2, ffn_out;
+  MlaActs mla;
+  SwigluActs dense;
+  MoeActs moe;
+  Buf dxmid, dln, dtmp;
+};
+void block_register(Params& p, const ModelConfig& c, const std::string& prefix, bool moe,
+                    BlockWeights& w);
+// out[N,d] = block(x[N,d])
+void block_forward(kernels::Ops& ops, const ModelConfig& c, Params& p, const BlockWeights& w,
+                   BlockActs& a, float* out, const float* x, const int* pos, int B, int T,
+                   AttnPath path = AttnPath::Naive);
+// dx[N,d] written from dout[N,d]
+void block_backward(kernels::Ops& ops, const ModelConfig& c, Params& p, const BlockWeights& w,
+                    BlockActs& a, float* dx, const float* dout, const float* x, const int* pos,
+                    int B, int T, double balance_scale);
+
+}  // namespace aha

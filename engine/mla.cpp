@@ -1,0 +1,160 @@
+// Multi-head Latent Attention (DeepSeek-V2/V3): queries through a low-rank bottleneck,
+// keys and values from one compressed latent c_kv per token, plus one RoPE key k_pe
+// shared by all heads. Training uses the naive path (expand K and V per head); the
+// absorbed path folds W_UK into the query and W_UV after attention, so the cache holds
+// only kv_norm(c_kv) and k_pe: dc + dr values per token per layer.
+#include <cmath>
+
+#include "engine/layers.h"
+#include "engine/linear.h"
+
+namespace aha {
+
+void mla_register(Params& p, const ModelConfig& c, const std::string& pre, MlaWeights& w) {
+  const int d = c.hidden_size, H = c.num_attention_heads, dqk = c.qk_head_dim();
+  if (c.q_lora_rank > 0) {
+    w.q_a = p.add(pre + "q_a_proj.weight", {c.q_lora_rank, d});
+    w.q_a_norm = p.add(pre + "q_a_layernorm.weight", {c.q_lora_rank}, false);
+    w.q_b = p.add(pre + "q_b_proj.weight", {(int64_t)H * dqk, c.q_lora_rank});
+  } else {
+    w.q = p.add(pre + "q_proj.weight", {(int64_t)H * dqk, d});
+  }
+  w.kv_a = p.add(pre + "kv_a_proj_with_mqa.weight", {c.kv_lora_rank + c.qk_rope_head_dim, d});
+  w.kv_a_norm = p.add(pre + "kv_a_layernorm.weight", {c.kv_lora_rank}, false);
+  w.kv_b = p.add(pre + "kv_b_proj.weight",
+                 {(int64_t)H * (c.qk_nope_head_dim + c.v_head_dim), c.kv_lora_rank});
+  w.o = p.add(pre + "o_proj.weight", {d, (int64_t)H * c.v_head_dim});
+}
+
+void mla_forward(kernels::Ops& ops, const ModelConfig& c, Params& p, const MlaWeights& w,
+                 MlaActs& a, float* out, const float* x, const int* pos, int B, int T,
+                 AttnPath path) {
+  const int N = B * T, d = c.hidden_size, H = c.num_attention_heads;
+  const int dn = c.qk_nope_head_dim, dr = c.qk_rope_head_dim, dv = c.v_head_dim;
+  const int dqk = dn + dr, dc = c.kv_lora_rank, qr = c.q_lora_rank;
+  const float eps = (float)c.rms_norm_eps, theta = (float)c.rope_theta;
+  const float scale = 1.0f / std::sqrt((float)dqk);
+
+  // queries: q [N, H, dqk] = q_b(q_norm(q_a(x)))  or  q_proj(x)
+  ensure(a.q, (size_t)N * H * dqk);
+  if (qr > 0) {
+    ensure(a.qa, (size_t)N * qr); ensure(a.qa_n, (size_t)N * qr); ensure(a.qa_rstd, N);
+    linear_fwd(ops, a.qa.data(), x, p.w(w.q_a), N, d, qr);                     // [N,qr]
+    ops.rmsnorm_forward(a.qa_n.data(), a.qa_rstd.data(), a.qa.data(), p.w(w.q_a_norm), N, qr, eps);
+    linear_fwd(ops, a.q.data(), a.qa_n.data(), p.w(w.q_b), N, qr, H * dqk);    // [N,H·dqk]
+  } else {
+    linear_fwd(ops, a.q.data(), x, p.w(w.q), N, d, H * dqk);
+  }
+  // RoPE on the last dr of every head; rows are (token, head), H rows per position.
+  // pos is per sequence: rows of sequence b start at b·T·H, so rotate one sequence at a time.
+  for (int b = 0; b < B; b++)
+    ops.rope(a.q.data() + (size_t)b * T * H * dqk, dqk, dn, dr, pos, H, T * H, theta, false);
+
+  // latent: ckv [N,dc] and kpe [N,dr] are the two row blocks of kv_a_proj_with_mqa
+  ensure(a.ckv, (size_t)N * dc); ensure(a.ckv_n, (size_t)N * dc); ensure(a.ckv_rstd, N);
+  ensure(a.kpe, (size_t)N * dr);
+  linear_fwd(ops, a.ckv.data(), x, p.w(w.kv_a), N, d, dc);
+  linear_fwd(ops, a.kpe.data(), x, p.w(w.kv_a) + (size_t)dc * d, N, d, dr);
+  ops.rmsnorm_forward(a.ckv_n.data(), a.ckv_rstd.data(), a.ckv.data(), p.w(w.kv_a_norm), N, dc, eps);
+  for (int b = 0; b < B; b++)
+    ops.rope(a.kpe.data() + (size_t)b * T * dr, dr, 0, dr, pos, 1, T, theta, false);
+
+  ensure(a.o, (size_t)N * H * dv); ensure(a.lse, (size_t)B * H * T);
+  if (path == AttnPath::Naive) {
+    // kv [N, H, dn+dv] = kv_b(ckv_n); per head k = [k_nope | kpe], v
+    ensure(a.kv, (size_t)N * H * (dn + dv));
+    ensure(a.k, (size_t)N * H * dqk); ensure(a.v, (size_t)N * H * dv);
+    linear_fwd(ops, a.kv.data(), a.ckv_n.data(), p.w(w.kv_b), N, dc, H * (dn + dv));
+    for (int h = 0; h < H; h++) {
+      ops.copy2d(a.k.data() + h * dqk, H * dqk, a.kv.data() + h * (dn + dv), H * (dn + dv), N, dn, false);
+      ops.copy2d(a.k.data() + h * dqk + dn, H * dqk, a.kpe.data(), dr, N, dr, false);
+      ops.copy2d(a.v.data() + h * dv, H * dv, a.kv.data() + h * (dn + dv) + dn, H * (dn + dv), N, dv, false);
+    }
+    kernels::AttnShape s{B, T, T, H, H, dqk, dv, H * dqk, H * dqk, H * dv, H * dv, scale};
+    ops.attention_forward(a.o.data(), a.lse.data(), a.q.data(), a.k.data(), a.v.data(), s);
+  } else {
+    // Absorbed: the cache is [N, dc + dr] = [kv_norm(c_kv) | rope(k_pe)], one "head" for all.
+    a.k.assign((size_t)N * (dc + dr), 0.0f);  // exactly the cache, nothing else
+    ops.copy2d(a.k.data(), dc + dr, a.ckv_n.data(), dc, N, dc, false);
+    ops.copy2d(a.k.data() + dc, dc + dr, a.kpe.data(), dr, N, dr, false);
+    // q_abs [N, H, dc+dr] = [q_nope_h · W_UK_h | q_pe_h];  W_UK_h = kv_b rows h(dn+dv) .. +dn: [dn, dc]
+    Buf q_abs((size_t)N * H * (dc + dr)), o_lat((size_t)N * H * dc);
+    const float* kvb = p.w(w.kv_b);
+    for (int h = 0; h < H; h++) {
+      ops.gemm(false, false, N, dc, dn, 1.0f, a.q.data() + h * dqk, H * dqk,
+               kvb + (size_t)h * (dn + dv) * dc, dc, 0.0f, q_abs.data() + h * (dc + dr), H * (dc + dr));
+      ops.copy2d(q_abs.data() + h * (dc + dr) + dc, H * (dc + dr), a.q.data() + h * dqk + dn, H * dqk, N, dr, false);
+    }
+    // MQA over the latent: keys = the whole cache row, values = its first dc entries
+    kernels::AttnShape s{B, T, T, H, 1, dc + dr, dc, H * (dc + dr), dc + dr, dc + dr, H * dc, scale};
+    ops.attention_forward(o_lat.data(), a.lse.data(), q_abs.data(), a.k.data(), a.k.data(), s);
+    // o_h [N, dv] = o_lat_h · W_UV_hᵀ;  W_UV_h = kv_b rows h(dn+dv)+dn .. +dv: [dv, dc]
+    for (int h = 0; h < H; h++)
+      ops.gemm(false, true, N, dv, dc, 1.0f, o_lat.data() + h * dc, H * dc,
+               kvb + ((size_t)h * (dn + dv) + dn) * dc, dc, 0.0f, a.o.data() + h * dv, H * dv);
+  }
+  linear_fwd(ops, out, a.o.data(), p.w(w.o), N, H * dv, d);  // [N,d]
+}
+
+void mla_backward(kernels::Ops& ops, const ModelConfig& c, Params& p, const MlaWeights& w,
+                  MlaActs& a, float* dx, const float* dout, const float* x, const int* pos, int B,
+                  int T) {
+  const int N = B * T, d = c.hidden_size, H = c.num_attention_heads;
+  const int dn = c.qk_nope_head_dim, dr = c.qk_rope_head_dim, dv = c.v_head_dim;
+  const int dqk = dn + dr, dc = c.kv_lora_rank, qr = c.q_lora_rank;
+  const float theta = (float)c.rope_theta;
+  const float scale = 1.0f / std::sqrt((float)dqk);
+
+  // o_proj: dO [N, H·dv]
+  ensure(a.dv, (size_t)N * H * dv);
+  Buf& dO = a.dx;  // reuse as scratch for dO, then for dx parts
+  ensure(dO, (size_t)N * std::max(H * dv, d));
+  linear_bwd_dw(ops, p.g(w.o), dout, a.o.data(), N, H * dv, d);
+  linear_bwd_dx(ops, dO.data(), dout, p.w(w.o), N, H * dv, d);
+
+  // attention core
+  ensure(a.dq, (size_t)N * H * dqk); ensure(a.dk, (size_t)N * H * dqk);
+  kernels::AttnShape s{B, T, T, H, H, dqk, dv, H * dqk, H * dqk, H * dv, H * dv, scale};
+  ops.attention_backward(a.dq.data(), a.dk.data(), a.dv.data(), dO.data(), a.o.data(), a.lse.data(),
+                         a.q.data(), a.k.data(), a.v.data(), s);
+
+  // un-split K and V: dkv [N, H, dn+dv]; dkpe [N,dr] = Σ_h dK[:, h, dn:]
+  ensure(a.dkv, (size_t)N * H * (dn + dv)); ensure(a.dkpe, (size_t)N * dr);
+  for (int h = 0; h < H; h++) {
+    ops.copy2d(a.dkv.data() + h * (dn + dv), H * (dn + dv), a.dk.data() + h * dqk, H * dqk, N, dn, false);
+    ops.copy2d(a.dkv.data() + h * (dn + dv) + dn, H * (dn + dv), a.dv.data() + h * dv, H * dv, N, dv, false);
+    ops.copy2d(a.dkpe.data(), dr, a.dk.data() + h * dqk + dn, H * dqk, N, dr, h > 0);
+  }
+  // RoPE is a rotation: its backward rotates the gradient back.
+  for (int b = 0; b < B; b++) {
+    ops.rope(a.dkpe.data() + (size_t)b * T * dr, dr, 0, dr, pos, 1, T, theta, true);
+    ops.rope(a.dq.data() + (size_t)b * T * H * dqk, dqk, dn, dr, pos, H, T * H, theta, true);
+  }
+
+  // kv_b, kv_norm, kv_a
+  ensure(a.dckv_n, (size_t)N * dc); ensure(a.dckv, (size_t)N * dc);
+  linear_bwd_dw(ops, p.g(w.kv_b), a.dkv.data(), a.ckv_n.data(), N, dc, H * (dn + dv));
+  linear_bwd_dx(ops, a.dckv_n.data(), a.dkv.data(), p.w(w.kv_b), N, dc, H * (dn + dv));
+  ops.rmsnorm_backward(a.dckv.data(), p.g(w.kv_a_norm), a.dckv_n.data(), a.ckv.data(),
+                       p.w(w.kv_a_norm), a.ckv_rstd.data(), N, dc);
+  linear_bwd_dw(ops, p.g(w.kv_a), a.dckv.data(), x, N, d, dc);
+  linear_bwd_dw(ops, p.g(w.kv_a) + (size_t)dc * d, a.dkpe.data(), x, N, d, dr);
+  linear_bwd_dx(ops, dx, a.dckv.data(), p.w(w.kv_a), N, d, dc);
+  linear_bwd_dx(ops, dx, a.dkpe.data(), p.w(w.kv_a) + (size_t)dc * d, N, d, dr, 1.0f);
+
+  // queries
+  if (qr > 0) {
+    ensure(a.dqa_n, (size_t)N * qr); ensure(a.dqa, (size_t)N * qr);
+    linear_bwd_dw(ops, p.g(w.q_b), a.dq.data(), a.qa_n.data(), N, qr, H * dqk);
+    linear_bwd_dx(ops, a.dqa_n.data(), a.dq.data(), p.w(w.q_b), N, qr, H * dqk);
+    ops.rmsnorm_backward(a.dqa.data(), p.g(w.q_a_norm), a.dqa_n.data(), a.qa.data(),
+                         p.w(w.q_a_norm), a.qa_rstd.data(), N, qr);
+    linear_bwd_dw(ops, p.g(w.q_a), a.dqa.data(), x, N, d, qr);
+    linear_bwd_dx(ops, dx, a.dqa.data(), p.w(w.q_a), N, d, qr, 1.0f);
+  } else {
+    linear_bwd_dw(ops, p.g(w.q), a.dq.data(), x, N, d, H * dqk);
+    linear_bwd_dx(ops, dx, a.dq.data(), p.w(w.q), N, d, H * dqk, 1.0f);
+  }
+}
+
+}  // namespace aha

@@ -1,0 +1,289 @@
+#include "engine/model.h"
+
+#include <cmath>
+#include <numeric>
+
+#include "engine/error.h"
+#include "engine/linear.h"
+#include "engine/rng.h"
+
+namespace aha {
+
+Model::Model(const ModelConfig& cfg_in, kernels::Ops& ops) : cfg(cfg_in), ops_(ops) {
+  const ModelConfig& c = cfg;
+  const int d = c.hidden_size, L = c.num_hidden_layers;
+  embed_ = params.add("model.embed_tokens.weight", {c.vocab_size, d}, false);
+  blocks_.resize(L);
+  for (int l = 0; l < L; l++)
+    block_register(params, c, "model.layers." + std::to_string(l) + ".", c.is_moe_layer(l), blocks_[l]);
+  norm_ = params.add("model.norm.weight", {d}, false);
+  head_ = params.add("lm_head.weight", {c.vocab_size, d});
+  // MTP depth k is stored as layer L + k - 1 (DeepSeek-V3's checkpoint layout).
+  mtp_.resize(c.num_nextn_predict_layers);
+  for (int k = 0; k < c.num_nextn_predict_layers; k++) {
+    const std::string pre = "model.layers." + std::to_string(L + k) + ".";
+    Mtp& m = mtp_[k];
+    m.enorm = params.add(pre + "enorm.weight", {d}, false);
+    m.hnorm = params.add(pre + "hnorm.weight", {d}, false);
+    m.eh_proj = params.add(pre + "eh_proj.weight", {d, 2 * d});
+    block_register(params, c, pre, c.is_moe_layer(L + k), m.block);
+    m.head_norm = params.add(pre + "shared_head.norm.weight", {d}, false);
+  }
+  params.allocate();
+  blocks_acts_.resize(L);
+  mtp_acts_.resize(c.num_nextn_predict_layers);
+  xs_.resize(L + 1);
+}
+
+void Model::init_weights(uint64_t seed) {
+  Rng rng(seed);
+  for (const ParamInfo& p : params.infos) {
+    float* w = params.w(p.offset);
+    const bool is_norm = p.shape.size() == 1 && p.trainable;
+    for (size_t i = 0; i < p.numel; i++)
+      w[i] = !p.trainable ? 0.0f : is_norm ? 1.0f : (float)(rng.normal() * cfg.initializer_range);
+  }
+  zero_grad();
+}
+
+void Model::zero_grad() { std::fill(params.grads.begin(), params.grads.end(), 0.0f); }
+
+size_t Model::params_active() const {
+  size_t inactive = 0;
+  const size_t expert = (size_t)3 * cfg.hidden_size * cfg.moe_intermediate_size;
+  const int moe_layers = [&] {
+    int n = 0;
+    for (int l = 0; l < cfg.num_hidden_layers + cfg.num_nextn_predict_layers; l++) n += cfg.is_moe_layer(l);
+    return n;
+  }();
+  inactive = (size_t)moe_layers * (cfg.n_routed_experts - cfg.num_experts_per_tok) * expert;
+  return params_total() - inactive;
+}
+
+double Model::flops_per_token(int T) const {
+  // 6 FLOPs per multiply-accumulate weight per token (forward 2, backward 4), for every
+  // GEMM weight a token passes through (embedding lookup excluded), plus attention
+  // scores and values over the (T+1)/2 keys a causal query sees on average.
+  const ModelConfig& c = cfg;
+  const double d = c.hidden_size, H = c.num_attention_heads;
+  const double dqk = c.qk_head_dim(), dv = c.v_head_dim, dc = c.kv_lora_rank, dr = c.qk_rope_head_dim;
+  const double attn_w = (c.q_lora_rank > 0 ? d * c.q_lora_rank + c.q_lora_rank * H * dqk : d * H * dqk) +
+                        d * (dc + dr) + dc * H * (c.qk_nope_head_dim + dv) + H * dv * d;
+  auto ffn_w = [&](int l) {
+    if (!c.is_moe_layer(l)) return 3.0 * d * c.intermediate_size;
+    return 3.0 * d * c.moe_intermediate_size * (c.n_shared_experts + c.num_experts_per_tok) +
+           d * c.n_routed_experts;
+  };
+  const double attn_core = 2.0 * H * (dqk + dv) * (T + 1) / 2.0;  // forward, per token per layer
+  double fwd_w = d * c.vocab_size;  // head
+  double fwd_attn = 0.0;
+  for (int l = 0; l < c.num_hidden_layers; l++) { fwd_w += attn_w + ffn_w(l); fwd_attn += attn_core; }
+  for (int k = 0; k < c.num_nextn_predict_layers; k++) {
+    const int l = c.num_hidden_layers + k;
+    fwd_w += 2 * d * d + attn_w + ffn_w(l) + d * c.vocab_size;
+    fwd_attn += attn_core;
+  }
+  return 6.0 * fwd_w + 3.0 * fwd_attn;
+}
+
+// h [N,d] → final norm → logits [N,V] → per-token CE loss [N]
+void Model::head_loss(const float* h, size_t norm_w, Buf& hn, Buf& rstd, Buf& logits, Buf& loss,
+                      const int32_t* tgt, int N) {
+  const int d = cfg.hidden_size, V = cfg.vocab_size;
+  ensure(hn, (size_t)N * d); ensure(rstd, N); ensure(logits, (size_t)N * V); ensure(loss, N);
+  ops_.rmsnorm_forward(hn.data(), rstd.data(), h, params.w(norm_w), N, d, (float)cfg.rms_norm_eps);
+  linear_fwd(ops_, logits.data(), hn.data(), params.w(head_), N, d, V);
+  ops_.xent_forward(loss.data(), logits.data(), tgt, N, V);
+}
+
+namespace {
+double masked_mean(const float* loss, const float* mask, int N, double& denom) {
+  double s = 0.0;
+  denom = 0.0;
+  for (int n = 0; n < N; n++) { s += (double)loss[n] * mask[n]; denom += mask[n]; }
+  return denom > 0 ? s / denom : 0.0;
+}
+}  // namespace
+
+LossParts Model::forward_backward(const Batch& batch, float loss_scale) {
+  return run(batch, loss_scale, true);
+}
+LossParts Model::forward_loss(const Batch& batch) { return run(batch, 1.0f, false); }
+
+LossParts Model::run(const Batch& bt, float loss_scale, bool backward) {
+  const ModelConfig& c = cfg;
+  const int B = bt.B, T = bt.T, N = B * T, d = c.hidden_size, V = c.vocab_size;
+  const int L = c.num_hidden_layers, D = c.num_nextn_predict_layers;
+  if ((int)bt.inputs.size() != N || (int)bt.targets.size() != N || (int)bt.mask.size() != N)
+    throw InvalidArgument("batch: inputs, targets and mask must each hold B*T = " + std::to_string(N) + " values");
+  if (T > c.max_position_embeddings)
+    throw InvalidArgument("batch: sequence length " + std::to_string(T) + " exceeds max_position_embeddings " +
+                          std::to_string(c.max_position_embeddings));
+  for (int n = 0; n < N; n++) {
+    if (bt.inputs[n] < 0 || bt.inputs[n] >= V || bt.targets[n] >= V)
+      throw InvalidArgument("batch: token id out of range [0, " + std::to_string(V) + ") at position " + std::to_string(n));
+  }
+  pos_.resize(T);
+  std::iota(pos_.begin(), pos_.end(), 0);
+  std::vector<int32_t> tgt(bt.targets);
+  for (int n = 0; n < N; n++) if (bt.mask[n] == 0.0f) tgt[n] = -1;  // unscored: no CE work
+
+  // ---- forward: embedding, blocks, head ----
+  for (auto& x : xs_) ensure(x, (size_t)N * d);
+  ops_.gather_rows(xs_[0].data(), params.w(embed_), bt.inputs.data(), nullptr, N, d);  // [N,d]
+  for (int l = 0; l < L; l++)
+    block_forward(ops_, c, params, blocks_[l], blocks_acts_[l], xs_[l + 1].data(), xs_[l].data(),
+                  pos_.data(), B, T);
+  head_loss(xs_[L].data(), norm_, hn_, hn_rstd_, logits_, loss_, tgt.data(), N);
+  LossParts out;
+  out.lm = masked_mean(loss_.data(), bt.mask.data(), N, out.scored_tokens);
+  for (int l = 0; l < L; l++)
+    if (blocks_[l].moe) out.balance += blocks_acts_[l].moe.r.balance_loss;
+
+  // ---- forward: MTP depths. Depth k at position i reads token i+k and predicts i+k+1.
+  const float* hprev = xs_[L].data();
+  std::vector<double> mtp_denom(D);
+  for (int k = 0; k < D; k++) {
+    Mtp& m = mtp_[k];
+    MtpActs& a = mtp_acts_[k];
+    a.tok.assign(N, 0); a.tgt.assign(N, -1); a.mask.assign(N, 0.0f);
+    for (int b = 0; b < B; b++)
+      for (int i = 0; i + k + 1 < T; i++) {
+        const int n = b * T + i, src = b * T + i + k + 1;
+        a.tok[n] = bt.inputs[src];
+        a.tgt[n] = tgt[src];
+        a.mask[n] = bt.mask[src];
+      }
+    for (Buf* bf : {&a.emb, &a.en, &a.hn, &a.hp, &a.hout}) ensure(*bf, (size_t)N * d);
+    ensure(a.en_rstd, N); ensure(a.hn_rstd, N);
+    ops_.gather_rows(a.emb.data(), params.w(embed_), a.tok.data(), nullptr, N, d);
+    ops_.rmsnorm_forward(a.en.data(), a.en_rstd.data(), a.emb.data(), params.w(m.enorm), N, d, (float)c.rms_norm_eps);
+    ops_.rmsnorm_forward(a.hn.data(), a.hn_rstd.data(), hprev, params.w(m.hnorm), N, d, (float)c.rms_norm_eps);
+    // hp = eh_proj([en ; hn]) as two GEMMs over the column halves of eh_proj [d, 2d]
+    linear_fwd(ops_, a.hp.data(), a.en.data(), params.w(m.eh_proj), N, d, d, 0.0f, 0, 2 * d);
+    linear_fwd(ops_, a.hp.data(), a.hn.data(), params.w(m.eh_proj) + d, N, d, d, 1.0f, 0, 2 * d);
+    block_forward(ops_, c, params, m.block, a.block, a.hout.data(), a.hp.data(), pos_.data(), B, T);
+    head_loss(a.hout.data(), m.head_norm, a.sh, a.sh_rstd, a.logits, a.loss, a.tgt.data(), N);
+    out.mtp.push_back(masked_mean(a.loss.data(), a.mask.data(), N, mtp_denom[k]));
+    if (m.block.moe) out.balance += a.block.moe.r.balance_loss;
+    hprev = a.hout.data();
+  }
+  double mtp_mean = 0.0;
+  for (double v : out.mtp) mtp_mean += v / D;
+  out.total = out.lm + c.mtp_loss_weight * mtp_mean + out.balance;
+  if (!std::isfinite(out.total))
+    throw NumericError("loss is not finite (lm " + std::to_string(out.lm) + ", balance " +
+                       std::to_string(out.balance) + ")");
+  if (!backward) return out;
+
+  // ---- backward: MTP depths, last first ----
+  ensure(dh_, (size_t)N * d); ensure(dtmp_, (size_t)N * d);
+  std::fill(dh_.begin(), dh_.begin() + (size_t)N * d, 0.0f);  // dL/d h^0 (main trunk output)
+  Buf* dnext = nullptr;  // dL/d h^k from depth k+1
+  for (int k = D - 1; k >= 0; k--) {
+    Mtp& m = mtp_[k];
+    MtpActs& a = mtp_acts_[k];
+    for (Buf* bf : {&a.dh, &a.dtmp, &a.dhout, &a.demb}) ensure(*bf, (size_t)N * d);
+    ensure(a.dloss, N);
+    const double w = mtp_denom[k] > 0 ? loss_scale * c.mtp_loss_weight / D / mtp_denom[k] : 0.0;
+    for (int n = 0; n < N; n++) a.dloss[n] = (float)(w * a.mask[n]);
+    ops_.xent_backward(a.logits.data(), a.logits.data(), a.tgt.data(), a.dloss.data(), N, V);  // in place
+    linear_bwd_dw(ops_, params.g(head_), a.logits.data(), a.sh.data(), N, d, V);
+    linear_bwd_dx(ops_, a.dtmp.data(), a.logits.data(), params.w(head_), N, d, V);
+    ops_.rmsnorm_backward(a.dhout.data(), params.g(m.head_norm), a.dtmp.data(), a.hout.data(),
+                          params.w(m.head_norm), a.sh_rstd.data(), N, d);
+    if (dnext) ops_.axpy(a.dhout.data(), dnext->data(), 1.0f, (size_t)N * d);
+    block_backward(ops_, c, params, m.block, a.block, a.dh.data(), a.dhout.data(), a.hp.data(),
+                   pos_.data(), B, T, loss_scale);
+    // a.dh = dL/d hp; through eh_proj to en and hn
+    linear_bwd_dw(ops_, params.g(m.eh_proj), a.dh.data(), a.en.data(), N, d, d, 0, 0, 2 * d);
+    linear_bwd_dw(ops_, params.g(m.eh_proj) + d, a.dh.data(), a.hn.data(), N, d, d, 0, 0, 2 * d);
+    linear_bwd_dx(ops_, a.dtmp.data(), a.dh.data(), params.w(m.eh_proj), N, d, d, 0.0f, 0, 2 * d);
+    ops_.rmsnorm_backward(a.demb.data(), params.g(m.enorm), a.dtmp.data(), a.emb.data(),
+                          params.w(m.enorm), a.en_rstd.data(), N, d);
+    ops_.scatter_add_rows(params.g(embed_), a.demb.data(), a.tok.data(), nullptr, N, d);
+    linear_bwd_dx(ops_, a.dtmp.data(), a.dh.data(), params.w(m.eh_proj) + d, N, d, d, 0.0f, 0, 2 * d);
+    const float* hin = k == 0 ? xs_[L].data() : mtp_acts_[k - 1].hout.data();
+    ops_.rmsnorm_backward(a.dh.data(), params.g(m.hnorm), a.dtmp.data(), hin, params.w(m.hnorm),
+                          a.hn_rstd.data(), N, d);  // a.dh = dL/d h^{k-1} from this depth
+    dnext = &a.dh;
+  }
+
+  // ---- backward: main head ----
+  ensure(dloss_, N);
+  const double wl = out.scored_tokens > 0 ? loss_scale / out.scored_tokens : 0.0;
+  for (int n = 0; n < N; n++) dloss_[n] = (float)(wl * bt.mask[n]);
+  ops_.xent_backward(logits_.data(), logits_.data(), tgt.data(), dloss_.data(), N, V);
+  linear_bwd_dw(ops_, params.g(head_), logits_.data(), hn_.data(), N, d, V);
+  linear_bwd_dx(ops_, dtmp_.data(), logits_.data(), params.w(head_), N, d, V);
+  ops_.rmsnorm_backward(dh_.data(), params.g(norm_), dtmp_.data(), xs_[L].data(), params.w(norm_),
+                        hn_rstd_.data(), N, d);
+  if (dnext) ops_.axpy(dh_.data(), dnext->data(), 1.0f, (size_t)N * d);
+
+  // ---- backward: blocks, embedding ----
+  for (int l = L - 1; l >= 0; l--) {
+    block_backward(ops_, c, params, blocks_[l], blocks_acts_[l], dtmp_.data(), dh_.data(),
+                   xs_[l].data(), pos_.data(), B, T, loss_scale);
+    std::swap(dh_, dtmp_);
+  }
+  ops_.scatter_add_rows(params.g(embed_), dh_.data(), bt.inputs.data(), nullptr, N, d);
+  return out;
+}
+
+void Model::logits(const int32_t* tokens, int B, int T, AttnPath path, std::vector<float>& out) {
+  const ModelConfig& c = cfg;
+  const int N = B * T, d = c.hidden_size, V = c.vocab_size, L = c.num_hidden_layers;
+  if (T > c.max_position_embeddings)
+    throw InvalidArgument("sequence length " + std::to_string(T) + " exceeds max_position_embeddings " +
+                          std::to_string(c.max_position_embeddings));
+  for (int n = 0; n < N; n++)
+    if (tokens[n] < 0 || tokens[n] >= V)
+      throw InvalidArgument("token " + std::to_string(tokens[n]) + " at position " + std::to_string(n) +
+                            " is outside the vocabulary [0, " + std::to_string(V) + ")");
+  pos_.resize(T);
+  std::iota(pos_.begin(), pos_.end(), 0);
+  for (auto& x : xs_) ensure(x, (size_t)N * d);
+  std::vector<int32_t> tok(tokens, tokens + N);
+  ops_.gather_rows(xs_[0].data(), params.w(embed_), tok.data(), nullptr, N, d);
+  for (int l = 0; l < L; l++)
+    block_forward(ops_, c, params, blocks_[l], blocks_acts_[l], xs_[l + 1].data(), xs_[l].data(),
+                  pos_.data(), B, T, path);
+  reset_expert_load();  // inference does not count towards the balancing loads
+  ensure(hn_, (size_t)N * d); ensure(hn_rstd_, N);
+  out.resize((size_t)N * V);
+  ops_.rmsnorm_forward(hn_.data(), hn_rstd_.data(), xs_[L].data(), params.w(norm_), N, d, (float)c.rms_norm_eps);
+  linear_fwd(ops_, out.data(), hn_.data(), params.w(head_), N, d, V);
+}
+
+std::vector<std::vector<int64_t>> Model::expert_load() const {
+  std::vector<std::vector<int64_t>> out;
+  for (size_t l = 0; l < blocks_.size(); l++)
+    if (blocks_[l].moe) out.push_back(blocks_acts_[l].moe.load);
+  for (size_t k = 0; k < mtp_.size(); k++)
+    if (mtp_[k].block.moe) out.push_back(mtp_acts_[k].block.moe.load);
+  return out;
+}
+
+void Model::reset_expert_load() {
+  for (size_t l = 0; l < blocks_.size(); l++) blocks_acts_[l].moe.load.assign(cfg.n_routed_experts, 0);
+  for (size_t k = 0; k < mtp_.size(); k++) mtp_acts_[k].block.moe.load.assign(cfg.n_routed_experts, 0);
+}
+
+void Model::update_router_bias() {
+  auto update = [&](const BlockWeights& w, MoeActs& a) {
+    if (!w.moe || a.load.empty()) return;
+    const int E = cfg.n_routed_experts;
+    double mean = 0.0;
+    for (int64_t v : a.load) mean += (double)v / E;
+    float* b = params.w(w.moe_w.bias);
+    for (int e = 0; e < E; e++) {
+      const double diff = mean - (double)a.load[e];
+      b[e] += (float)(cfg.bias_update_speed * (diff > 0 ? 1.0 : diff < 0 ? -1.0 : 0.0));
+    }
+    a.load.assign(E, 0);
+  };
+  for (size_t l = 0; l < blocks_.size(); l++) update(blocks_[l], blocks_acts_[l].moe);
+  for (size_t k = 0; k < mtp_.size(); k++) update(mtp_[k].block, mtp_acts_[k].block.moe);
+}
+
+}  // namespace aha

@@ -1,0 +1,40 @@
+#include "engine/optim.h"
+
+#include <cmath>
+
+#include "engine/error.h"
+
+namespace aha {
+
+double learning_rate(const TrainConfig& t, int step) {
+  if (t.warmup_steps > 0 && step < t.warmup_steps) return t.lr * (step + 1) / t.warmup_steps;
+  if (t.lr_schedule == "constant") return t.lr;
+  const int decay = std::max(1, t.steps - t.warmup_steps);
+  const double progress = std::min(1.0, (double)(step - t.warmup_steps) / decay);
+  return t.min_lr + 0.5 * (t.lr - t.min_lr) * (1.0 + std::cos(M_PI * progress));
+}
+
+double AdamW::step(kernels::Ops& ops, Params& p, const TrainConfig& tc, double lr) {
+  double ss = 0.0;
+  for (const ParamInfo& info : p.infos)
+    if (info.trainable) ss += ops.sumsq(p.g(info.offset), info.numel);
+  const double norm = std::sqrt(ss);
+  if (!std::isfinite(norm))
+    throw NumericError("gradient norm is not finite; the step was skipped and the weights kept");
+  const float clip = (tc.grad_clip > 0 && norm > tc.grad_clip) ? (float)(tc.grad_clip / norm) : 1.0f;
+  t++;
+  const float bc1 = 1.0f - (float)std::pow(tc.beta1, (double)t);
+  const float bc2 = 1.0f - (float)std::pow(tc.beta2, (double)t);
+  for (const ParamInfo& info : p.infos) {
+    if (!info.trainable) continue;
+    float* g = p.g(info.offset);
+    if (clip != 1.0f)
+      for (size_t i = 0; i < info.numel; i++) g[i] *= clip;
+    ops.adamw(p.w(info.offset), g, m.data() + info.offset, v.data() + info.offset, info.numel,
+              (float)lr, (float)tc.beta1, (float)tc.beta2, (float)tc.adam_eps,
+              info.decay ? (float)tc.weight_decay : 0.0f, bc1, bc2);
+  }
+  return norm;
+}
+
+}  // namespace aha

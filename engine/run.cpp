@@ -1,0 +1,218 @@
+#include "engine/run.h"
+
+#include <omp.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+
+#include "engine/error.h"
+
+namespace aha {
+namespace fs = std::filesystem;
+
+const char* run_status_name(RunStatus s) {
+  switch (s) {
+    case RunStatus::Created: return "created";
+    case RunStatus::Running: return "running";
+    case RunStatus::Paused: return "paused";
+    case RunStatus::Finished: return "finished";
+    case RunStatus::Stopped: return "stopped";
+    case RunStatus::Failed: return "failed";
+  }
+  return "?";
+}
+
+const char* event_kind_name(Event::Kind k) {
+  switch (k) {
+    case Event::Kind::Started: return "started";
+    case Event::Kind::Step: return "step";
+    case Event::Kind::Eval: return "eval";
+    case Event::Kind::Checkpoint: return "checkpoint";
+    case Event::Kind::Paused: return "paused";
+    case Event::Kind::Resumed: return "resumed";
+    case Event::Kind::Stopped: return "stopped";
+    case Event::Kind::Finished: return "finished";
+    case Event::Kind::Error: return "error";
+    case Event::Kind::Log: return "log";
+  }
+  return "?";
+}
+
+// ---- PretrainStage ----------------------------------------------------------------
+
+PretrainStage::PretrainStage(const RunConfig& cfg, Model& model, kernels::Ops& ops)
+    : cfg_(cfg), model_(model), ops_(ops), opt_(model.params), rng_(cfg.train.seed ^ 0xDA7Aull),
+      corpus_(load_corpus(cfg.data, cfg.train.seed, cfg.train.seq_len)) {
+  spdlog::info("pretrain data: {} ({} training tokens, {} held out)", corpus_.description,
+               corpus_.train.size(), corpus_.eval.size());
+}
+
+std::map<std::string, double> PretrainStage::step() {
+  const TrainConfig& t = cfg_.train;
+  const auto t0 = std::chrono::steady_clock::now();
+  model_.zero_grad();
+  LossParts sum;
+  sum.mtp.assign(cfg_.model.num_nextn_predict_layers, 0.0);
+  for (int a = 0; a < t.grad_accum; a++) {
+    sample_batch(corpus_.train, t.batch_size, t.seq_len, rng_, batch_);
+    LossParts lp = model_.forward_backward(batch_, 1.0f / t.grad_accum);
+    sum.total += lp.total / t.grad_accum;
+    sum.lm += lp.lm / t.grad_accum;
+    sum.balance += lp.balance / t.grad_accum;
+    for (size_t k = 0; k < lp.mtp.size(); k++) sum.mtp[k] += lp.mtp[k] / t.grad_accum;
+  }
+  const double lr = learning_rate(t, (int)state_.step);
+  const double gnorm = opt_.step(ops_, model_.params, t, lr);
+  // expert imbalance of this step (max load / mean load, averaged over MoE layers)
+  double imb = 0.0;
+  const auto loads = model_.expert_load();
+  for (const auto& l : loads) {
+    double mx = 0, mean = 0;
+    for (int64_t v : l) { mx = std::max(mx, (double)v); mean += (double)v / l.size(); }
+    imb += mean > 0 ? mx / mean / loads.size() : 0.0;
+  }
+  model_.update_router_bias();
+  state_.step++;
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::map<std::string, double> m{{"loss", sum.total}, {"lm_loss", sum.lm},
+                                  {"balance_loss", sum.balance}, {"lr", lr},
+                                  {"grad_norm", gnorm}, {"step_ms", s * 1e3},
+                                  {"tokens_per_s", (double)t.grad_accum * t.batch_size * t.seq_len / s}};
+  if (!loads.empty()) m["expert_imbalance"] = imb;
+  for (size_t k = 0; k < sum.mtp.size(); k++) m["mtp_loss_" + std::to_string(k + 1)] = sum.mtp[k];
+  return m;
+}
+
+std::map<std::string, double> PretrainStage::evaluate() {
+  const TrainConfig& t = cfg_.train;
+  double loss = 0.0;
+  const int batches = 2;
+  Batch b;
+  for (int i = 0; i < batches; i++) {
+    eval_batch(corpus_.eval, t.batch_size, t.seq_len, i, b);
+    loss += model_.forward_loss(b).lm / batches;
+  }
+  // evaluation forwards must not count as routed load for the bias update
+  model_.reset_expert_load();
+  return {{"eval_loss", loss}};
+}
+
+void PretrainStage::save(const std::string& dir) {
+  rng_.get_state(state_.rng);
+  save_checkpoint(dir, cfg_, model_, &opt_, &state_);
+}
+
+void PretrainStage::restore(const std::string& dir) {
+  load_weights(dir, model_);
+  load_optimizer(dir, model_, opt_, state_);
+  rng_.set_state(state_.rng);
+}
+
+// ---- Run --------------------------------------------------------------------------
+
+Run::Run(RunConfig cfg, std::string run_dir, std::string resume_from)
+    : cfg_(std::move(cfg)), run_dir_(std::move(run_dir)) {
+  if (cfg_.train.threads > 0) omp_set_num_threads(cfg_.train.threads);
+  model_ = std::make_unique<Model>(cfg_.model, kernels::cpu_ops());
+  model_->init_weights(cfg_.train.seed);
+  auto stage = std::make_unique<PretrainStage>(cfg_, *model_, kernels::cpu_ops());
+  if (!resume_from.empty()) stage->restore(resume_from);
+  stages_.push_back(std::move(stage));
+}
+
+Run::~Run() {
+  stop();
+  wait();
+}
+
+void Run::emit(Event::Kind k, const Stage* s, std::map<std::string, double> m, std::string msg) {
+  Event e;
+  e.kind = k;
+  if (s) { e.stage = s->name(); e.step = s->steps_done(); e.total_steps = s->total_steps(); }
+  e.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
+  e.metrics = std::move(m);
+  e.message = std::move(msg);
+  events_.push(std::move(e));
+}
+
+std::string Run::last_checkpoint() const { return last_ckpt_; }
+
+void Run::start() {
+  if (worker_.joinable()) throw InvalidArgument("run already started");
+  status_ = RunStatus::Running;
+  worker_ = std::thread([this] { body(); });
+}
+
+void Run::run_blocking() {
+  status_ = RunStatus::Running;
+  body();
+}
+
+void Run::pause() { pause_ = true; }
+void Run::resume() {
+  { std::lock_guard<std::mutex> lock(mu_); pause_ = false; }
+  cv_.notify_all();
+}
+void Run::stop() {
+  { std::lock_guard<std::mutex> lock(mu_); stop_ = true; }
+  cv_.notify_all();
+}
+void Run::wait() {
+  if (worker_.joinable()) worker_.join();
+}
+
+void Run::body() {
+  t0_ = std::chrono::steady_clock::now();
+  Stage* cur = nullptr;
+  auto checkpoint = [&](Stage* s) {
+    if (run_dir_.empty()) return;
+    char name[64];
+    std::snprintf(name, sizeof name, "%s_step%06lld", s->name().c_str(), (long long)s->steps_done());
+    const std::string dir = (fs::path(run_dir_) / "checkpoints" / name).string();
+    fs::create_directories(fs::path(run_dir_) / "checkpoints");
+    s->save(dir);
+    last_ckpt_ = dir;
+    emit(Event::Kind::Checkpoint, s, {}, dir);
+  };
+  try {
+    emit(Event::Kind::Started, nullptr, {{"params_total", (double)model_->params_total()},
+                                         {"params_active", (double)model_->params_active()}});
+    for (auto& st : stages_) {
+      cur = st.get();
+      const int log_every = cfg_.train.log_every;
+      while (cur->steps_done() < cur->total_steps()) {
+        if (pause_) {
+          status_ = RunStatus::Paused;
+          emit(Event::Kind::Paused, cur);
+          std::unique_lock<std::mutex> lock(mu_);
+          cv_.wait(lock, [&] { return !pause_ || stop_; });
+          status_ = RunStatus::Running;
+          if (!stop_) emit(Event::Kind::Resumed, cur);
+        }
+        if (stop_) {
+          checkpoint(cur);
+          status_ = RunStatus::Stopped;
+          emit(Event::Kind::Stopped, cur);
+          return;
+        }
+        auto m = cur->step();
+        emit(Event::Kind::Step, cur, std::move(m));
+        const int64_t s = cur->steps_done();
+        if (s % log_every == 0 || s == cur->total_steps()) emit(Event::Kind::Eval, cur, cur->evaluate());
+        if (cfg_.train.checkpoint_every > 0 && s % cfg_.train.checkpoint_every == 0 && s < cur->total_steps())
+          checkpoint(cur);
+      }
+      checkpoint(cur);
+    }
+    status_ = RunStatus::Finished;
+    emit(Event::Kind::Finished, cur);
+  } catch (const std::exception& e) {
+    status_ = RunStatus::Failed;
+    spdlog::error("run failed: {}", e.what());
+    emit(Event::Kind::Error, cur, {}, e.what());
+  }
+}
+
+}  // namespace aha

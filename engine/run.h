@@ -1,0 +1,100 @@
+// The engine-level run API that the CLI and the studio both drive: a run is a sequence
+// of stages (pretrain now; SFT and GRPO arrive with later issues) executed on a worker
+// thread, controlled with start / pause / resume / stop, reporting through an
+// EventStream. No stage orchestration lives outside the engine.
+#pragma once
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "engine/checkpoint.h"
+#include "engine/config.h"
+#include "engine/data.h"
+#include "engine/events.h"
+#include "engine/model.h"
+
+namespace aha {
+
+enum class RunStatus { Created, Running, Paused, Finished, Stopped, Failed };
+const char* run_status_name(RunStatus s);
+
+class Run;
+
+// One stage of a run. step() does one optimiser step; the Run handles control flow.
+class Stage {
+ public:
+  virtual ~Stage() = default;
+  virtual std::string name() const = 0;
+  virtual int64_t total_steps() const = 0;
+  virtual int64_t steps_done() const = 0;
+  // One optimiser step; returns the metrics to report.
+  virtual std::map<std::string, double> step() = 0;
+  // Evaluation metrics (held-out loss); called every log interval and at the end.
+  virtual std::map<std::string, double> evaluate() = 0;
+  virtual void save(const std::string& dir) = 0;
+};
+
+// Pretraining (and, with a token mask, any masked-LM stage): AdamW on the model loss.
+class PretrainStage : public Stage {
+ public:
+  PretrainStage(const RunConfig& cfg, Model& model, kernels::Ops& ops);
+  std::string name() const override { return "pretrain"; }
+  int64_t total_steps() const override { return cfg_.train.steps; }
+  int64_t steps_done() const override { return state_.step; }
+  std::map<std::string, double> step() override;
+  std::map<std::string, double> evaluate() override;
+  void save(const std::string& dir) override;
+  // Continues from a checkpoint written by save(): weights, moments, step, data RNG.
+  void restore(const std::string& dir);
+
+ private:
+  RunConfig cfg_;
+  Model& model_;
+  kernels::Ops& ops_;
+  AdamW opt_;
+  TrainState state_;
+  Rng rng_;
+  Corpus corpus_;
+  Batch batch_;
+};
+
+class Run {
+ public:
+  // run_dir: where checkpoints go ("" = none). resume_from: a checkpoint to continue.
+  Run(RunConfig cfg, std::string run_dir, std::string resume_from = "");
+  ~Run();
+  void start();                  // runs the stages on a worker thread
+  void pause();
+  void resume();
+  void stop();                   // finishes the current step, saves, then stops
+  void wait();                   // joins the worker
+  void run_blocking();           // runs on the calling thread
+  RunStatus status() const { return status_.load(); }
+  EventStream& events() { return events_; }
+  Model& model() { return *model_; }
+  const RunConfig& config() const { return cfg_; }
+  std::string last_checkpoint() const;
+
+ private:
+  void body();
+  void emit(Event::Kind k, const Stage* s, std::map<std::string, double> m = {}, std::string msg = "");
+
+  RunConfig cfg_;
+  std::string run_dir_;
+  std::unique_ptr<Model> model_;
+  std::vector<std::unique_ptr<Stage>> stages_;
+  EventStream events_;
+  std::thread worker_;
+  std::atomic<RunStatus> status_{RunStatus::Created};
+  std::atomic<bool> stop_{false}, pause_{false};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::chrono::steady_clock::time_point t0_;
+  std::string last_ckpt_;
+};
+
+}  // namespace aha

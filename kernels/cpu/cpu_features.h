@@ -1,0 +1,20 @@
+// What the running CPU offers, and its measured FP32 peak (a short FMA probe).
+#pragma once
+#include <string>
+
+namespace aha::kernels {
+
+struct CpuFeatures {
+  bool avx2 = false, fma = false, avx512f = false;
+  int threads = 1;          // OpenMP threads the engine uses
+  std::string model;        // /proc/cpuinfo "model name"
+  std::string simd() const { return avx512f ? "avx512" : (avx2 ? "avx2" : "sse"); }
+};
+CpuFeatures cpu_features();
+
+// Measured FP32 FMA peak in GFLOP/s with all engine threads, using the widest
+// vectors the CPU has. Takes ~0.3 s; cached in `cache_path` (keyed by CPU model,
+// SIMD width and thread count) when that is not empty.
+double measure_peak_gflops(const std::string& cache_path = "");
+
+}  // namespace aha::kernels

@@ -1,0 +1,29 @@
+// ReferenceOps: the plain definition of every op (see ops.h for shapes).
+#pragma once
+#include "kernels/cpu/ops.h"
+
+namespace aha::kernels {
+
+class ReferenceOps : public Ops {
+ public:
+  const char* name() const override { return "reference"; }
+  void gemm(bool transA, bool transB, int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb, float beta, float* C, int ldc, Precision p = Precision::FP32) override;
+  void axpy(float* y, const float* x, float a, size_t n) override;
+  void copy2d(float* dst, int ldd, const float* src, int lds, int rows, int cols, bool add) override;
+  void rmsnorm_forward(float* out, float* rstd, const float* inp, const float* weight, int N, int C, float eps) override;
+  void rmsnorm_backward(float* dinp, float* dweight, const float* dout, const float* inp, const float* weight, const float* rstd, int N, int C) override;
+  void rope(float* x, int ld, int off, int R, const int* pos, int rows_per_pos, int N, float theta, bool inverse) override;
+  void attention_forward(float* out, float* lse, const float* q, const float* k, const float* v, const AttnShape& s) override;
+  void attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* out, const float* lse, const float* q, const float* k, const float* v, const AttnShape& s) override;
+  void swiglu_forward(float* h, const float* gu, int N, int I) override;
+  void swiglu_backward(float* dgu, const float* dh, const float* gu, int N, int I) override;
+  void gather_rows(float* dst, const float* src, const int32_t* idx, const float* w, int M, int C) override;
+  void scatter_add_rows(float* dst, const float* src, const int32_t* idx, const float* w, int M, int C) override;
+  void gather_rowdot(float* out, const float* a, const int32_t* idx, const float* b, int M, int C) override;
+  void xent_forward(float* loss, const float* logits, const int32_t* target, int N, int V) override;
+  void xent_backward(float* dlogits, const float* logits, const int32_t* target, const float* dloss, int N, int V) override;
+  void adamw(float* p, const float* g, float* m, float* v, size_t n, float lr, float b1, float b2, float eps, float wd, float bc1, float bc2) override;
+  double sumsq(const float* x, size_t n) override;
+};
+
+}  // namespace aha::kernels
