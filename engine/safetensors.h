@@ -31,6 +31,7 @@ class SafetensorsFile {
   // Views point into the owned bytes: moving keeps them valid, copying would not.
   SafetensorsFile(const SafetensorsFile&) = delete;
   SafetensorsFile& operator=(const SafetensorsFile&) = delete;
+  SafetensorsFile() = default;
   SafetensorsFile(SafetensorsFile&&) = default;
   SafetensorsFile& operator=(SafetensorsFile&&) = default;
   // Parses and validates a whole file held in memory. `origin` names it in errors.
