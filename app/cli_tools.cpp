@@ -92,8 +92,9 @@ void add_bench(CLI::App& app) {
   auto* cmd = bench->add_subcommand("train", "Time training steps: tokens/s, FLOP/s, MFU, memory");
   static std::string source;
   static int steps = 10;
-  static bool json = false;
+  static bool json = false, profile = false;
   cmd->add_option("config", source, "Preset name or TOML file")->required();
+  cmd->add_flag("--profile", profile, "Also print time per op (GEMMs by shape)");
   cmd->add_option("--steps", steps, "Timed steps (after 2 warm-up steps)")->check(CLI::PositiveNumber);
   cmd->add_flag("--json", json, "Print one JSON object");
   cmd->callback([] {
@@ -106,7 +107,8 @@ void add_bench(CLI::App& app) {
       fs::create_directories(dir, ec);
       if (!ec) cache = (dir / "fma_peak.txt").string();
     }
-    TrainBench r = bench_train(cfg, steps, cache);
+    TrainBench r = bench_train(cfg, steps, cache, profile);
+    if (profile) std::fprintf(stderr, "%s", r.profile.c_str());
     if (json) {
       std::cout << r.to_json() << "\n";
     } else {

@@ -8,6 +8,7 @@
 
 #include "engine/run.h"
 #include "kernels/cpu/cpu_features.h"
+#include "kernels/cpu/profiling.h"
 
 namespace aha {
 
@@ -31,16 +32,20 @@ std::string TrainBench::to_json() const {
   return j.dump();
 }
 
-TrainBench bench_train(const RunConfig& cfg_in, int steps, const std::string& peak_cache) {
+TrainBench bench_train(const RunConfig& cfg_in, int steps, const std::string& peak_cache,
+                       bool profile) {
   RunConfig cfg = cfg_in;
   cfg.train.steps = steps + 2;
   cfg.train.warmup_steps = std::min(cfg.train.warmup_steps, cfg.train.steps);
   if (cfg.train.threads > 0) omp_set_num_threads(cfg.train.threads);
-  Model model(cfg.model, kernels::cpu_ops());
+  kernels::ProfilingOps prof(kernels::cpu_ops());
+  kernels::Ops& ops = profile ? (kernels::Ops&)prof : kernels::cpu_ops();
+  Model model(cfg.model, ops);
   model.init_weights(cfg.train.seed);
-  PretrainStage stage(cfg, model, kernels::cpu_ops());
+  PretrainStage stage(cfg, model, ops);
   std::vector<double> ms;
   for (int i = 0; i < steps + 2; i++) {
+    if (i == 2) prof.reset();
     auto m = stage.step();
     if (i >= 2) ms.push_back(m["step_ms"]);
   }
@@ -61,6 +66,20 @@ TrainBench bench_train(const RunConfig& cfg_in, int steps, const std::string& pe
   r.mfu = r.achieved_gflops / r.peak_gflops;
   r.params_total = model.params_total();
   r.params_active = model.params_active();
+  if (profile) {
+    std::vector<std::pair<std::string, kernels::OpTime>> rows(prof.table().begin(), prof.table().end());
+    std::sort(rows.begin(), rows.end(), [](auto& a, auto& b) { return a.second.seconds > b.second.seconds; });
+    double total = 0;
+    for (auto& r2 : rows) total += r2.second.seconds;
+    char line[256];
+    std::snprintf(line, sizeof line, "%-40s %9s %7s %8s %9s\n", "op", "ms/step", "share", "calls", "GFLOP/s");
+    r.profile += line;
+    for (auto& [k, t] : rows) {
+      std::snprintf(line, sizeof line, "%-40s %9.2f %6.1f%% %8ld %9.1f\n", k.c_str(), t.seconds * 1e3 / steps,
+                    100 * t.seconds / total, t.calls / steps, t.flops > 0 ? t.flops / t.seconds / 1e9 : 0.0);
+      r.profile += line;
+    }
+  }
   struct rusage ru {};
   getrusage(RUSAGE_SELF, &ru);
   r.peak_rss_mb = ru.ru_maxrss / 1024.0;

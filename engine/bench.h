@@ -13,11 +13,14 @@ struct TrainBench {
   int batch_size = 0, seq_len = 0, steps = 0, threads = 0;
   size_t params_total = 0, params_active = 0;
   std::string simd, cpu;
+  std::string profile;  // per-op table (with --profile)
   std::string to_json() const;
 };
 
 // Runs `steps` timed optimiser steps after 2 warm-up steps. peak_cache: where the FMA
 // probe's result is cached ("" = measure every time).
-TrainBench bench_train(const RunConfig& cfg, int steps, const std::string& peak_cache);
+// profile: time every op through ProfilingOps (slower; for finding hot spots).
+TrainBench bench_train(const RunConfig& cfg, int steps, const std::string& peak_cache,
+                       bool profile = false);
 
 }  // namespace aha

@@ -37,7 +37,7 @@ struct MlaActs {
 enum class AttnPath { Naive, Absorbed };
 
 void mla_register(Params& p, const ModelConfig& c, const std::string& prefix, MlaWeights& w);
-// out[N,d] = MLA(x[N,d]); pos[T] positions of one sequence (the same for every b).
+// out[N,d] = MLA(x[N,d]); pos[N] the position of every token row.
 void mla_forward(kernels::Ops& ops, const ModelConfig& c, Params& p, const MlaWeights& w,
                  MlaActs& a, float* out, const float* x, const int* pos, int B, int T,
                  AttnPath path = AttnPath::Naive);

@@ -46,9 +46,7 @@ void mla_forward(kernels::Ops& ops, const ModelConfig& c, Params& p, const MlaWe
     linear_fwd(ops, a.q.data(), x, p.w(w.q), N, d, H * dqk);
   }
   // RoPE on the last dr of every head; rows are (token, head), H rows per position.
-  // pos is per sequence: rows of sequence b start at b·T·H, so rotate one sequence at a time.
-  for (int b = 0; b < B; b++)
-    ops.rope(a.q.data() + (size_t)b * T * H * dqk, dqk, dn, dr, pos, H, T * H, theta, false);
+  ops.rope(a.q.data(), dqk, dn, dr, pos, H, N * H, theta, false);
 
   // latent: ckv [N,dc] and kpe [N,dr] are the two row blocks of kv_a_proj_with_mqa
   ensure(a.ckv, (size_t)N * dc); ensure(a.ckv_n, (size_t)N * dc); ensure(a.ckv_rstd, N);
@@ -56,8 +54,7 @@ void mla_forward(kernels::Ops& ops, const ModelConfig& c, Params& p, const MlaWe
   linear_fwd(ops, a.ckv.data(), x, p.w(w.kv_a), N, d, dc);
   linear_fwd(ops, a.kpe.data(), x, p.w(w.kv_a) + (size_t)dc * d, N, d, dr);
   ops.rmsnorm_forward(a.ckv_n.data(), a.ckv_rstd.data(), a.ckv.data(), p.w(w.kv_a_norm), N, dc, eps);
-  for (int b = 0; b < B; b++)
-    ops.rope(a.kpe.data() + (size_t)b * T * dr, dr, 0, dr, pos, 1, T, theta, false);
+  ops.rope(a.kpe.data(), dr, 0, dr, pos, 1, N, theta, false);
 
   ensure(a.o, (size_t)N * H * dv); ensure(a.lse, (size_t)B * H * T);
   if (path == AttnPath::Naive) {
@@ -65,11 +62,7 @@ void mla_forward(kernels::Ops& ops, const ModelConfig& c, Params& p, const MlaWe
     ensure(a.kv, (size_t)N * H * (dn + dv));
     ensure(a.k, (size_t)N * H * dqk); ensure(a.v, (size_t)N * H * dv);
     linear_fwd(ops, a.kv.data(), a.ckv_n.data(), p.w(w.kv_b), N, dc, H * (dn + dv));
-    for (int h = 0; h < H; h++) {
-      ops.copy2d(a.k.data() + h * dqk, H * dqk, a.kv.data() + h * (dn + dv), H * (dn + dv), N, dn, false);
-      ops.copy2d(a.k.data() + h * dqk + dn, H * dqk, a.kpe.data(), dr, N, dr, false);
-      ops.copy2d(a.v.data() + h * dv, H * dv, a.kv.data() + h * (dn + dv) + dn, H * (dn + dv), N, dv, false);
-    }
+    ops.mla_expand_kv(a.k.data(), a.v.data(), a.kv.data(), a.kpe.data(), N, H, dn, dr, dv);
     kernels::AttnShape s{B, T, T, H, H, dqk, dv, H * dqk, H * dqk, H * dv, H * dv, scale};
     ops.attention_forward(a.o.data(), a.lse.data(), a.q.data(), a.k.data(), a.v.data(), s);
   } else {
@@ -120,16 +113,10 @@ void mla_backward(kernels::Ops& ops, const ModelConfig& c, Params& p, const MlaW
 
   // un-split K and V: dkv [N, H, dn+dv]; dkpe [N,dr] = Σ_h dK[:, h, dn:]
   ensure(a.dkv, (size_t)N * H * (dn + dv)); ensure(a.dkpe, (size_t)N * dr);
-  for (int h = 0; h < H; h++) {
-    ops.copy2d(a.dkv.data() + h * (dn + dv), H * (dn + dv), a.dk.data() + h * dqk, H * dqk, N, dn, false);
-    ops.copy2d(a.dkv.data() + h * (dn + dv) + dn, H * (dn + dv), a.dv.data() + h * dv, H * dv, N, dv, false);
-    ops.copy2d(a.dkpe.data(), dr, a.dk.data() + h * dqk + dn, H * dqk, N, dr, h > 0);
-  }
+  ops.mla_expand_kv_backward(a.dkv.data(), a.dkpe.data(), a.dk.data(), a.dv.data(), N, H, dn, dr, dv);
   // RoPE is a rotation: its backward rotates the gradient back.
-  for (int b = 0; b < B; b++) {
-    ops.rope(a.dkpe.data() + (size_t)b * T * dr, dr, 0, dr, pos, 1, T, theta, true);
-    ops.rope(a.dq.data() + (size_t)b * T * H * dqk, dqk, dn, dr, pos, H, T * H, theta, true);
-  }
+  ops.rope(a.dkpe.data(), dr, 0, dr, pos, 1, N, theta, true);
+  ops.rope(a.dq.data(), dqk, dn, dr, pos, H, N * H, theta, true);
 
   // kv_b, kv_norm, kv_a
   ensure(a.dckv_n, (size_t)N * dc); ensure(a.dckv, (size_t)N * dc);

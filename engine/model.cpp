@@ -123,8 +123,8 @@ LossParts Model::run(const Batch& bt, float loss_scale, bool backward) {
     if (bt.inputs[n] < 0 || bt.inputs[n] >= V || bt.targets[n] >= V)
       throw InvalidArgument("batch: token id out of range [0, " + std::to_string(V) + ") at position " + std::to_string(n));
   }
-  pos_.resize(T);
-  std::iota(pos_.begin(), pos_.end(), 0);
+  pos_.resize(N);
+  for (int n = 0; n < N; n++) pos_[n] = n % T;
   std::vector<int32_t> tgt(bt.targets);
   for (int n = 0; n < N; n++) if (bt.mask[n] == 0.0f) tgt[n] = -1;  // unscored: no CE work
 
@@ -240,8 +240,8 @@ void Model::logits(const int32_t* tokens, int B, int T, AttnPath path, std::vect
     if (tokens[n] < 0 || tokens[n] >= V)
       throw InvalidArgument("token " + std::to_string(tokens[n]) + " at position " + std::to_string(n) +
                             " is outside the vocabulary [0, " + std::to_string(V) + ")");
-  pos_.resize(T);
-  std::iota(pos_.begin(), pos_.end(), 0);
+  pos_.resize(N);
+  for (int n = 0; n < N; n++) pos_[n] = n % T;
   for (auto& x : xs_) ensure(x, (size_t)N * d);
   std::vector<int32_t> tok(tokens, tokens + N);
   ops_.gather_rows(xs_[0].data(), params.w(embed_), tok.data(), nullptr, N, d);

@@ -27,12 +27,9 @@ double AdamW::step(kernels::Ops& ops, Params& p, const TrainConfig& tc, double l
   const float bc2 = 1.0f - (float)std::pow(tc.beta2, (double)t);
   for (const ParamInfo& info : p.infos) {
     if (!info.trainable) continue;
-    float* g = p.g(info.offset);
-    if (clip != 1.0f)
-      for (size_t i = 0; i < info.numel; i++) g[i] *= clip;
-    ops.adamw(p.w(info.offset), g, m.data() + info.offset, v.data() + info.offset, info.numel,
+    ops.adamw(p.w(info.offset), p.g(info.offset), m.data() + info.offset, v.data() + info.offset, info.numel,
               (float)lr, (float)tc.beta1, (float)tc.beta2, (float)tc.adam_eps,
-              info.decay ? (float)tc.weight_decay : 0.0f, bc1, bc2);
+              info.decay ? (float)tc.weight_decay : 0.0f, bc1, bc2, clip);
   }
   return norm;
 }

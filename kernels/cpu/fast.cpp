@@ -26,6 +26,7 @@ AHA_CLONES void rmsnorm_rows(float* out, float* rstd, const float* inp, const fl
   for (int n = n0; n < n1; n++) {
     const float* x = inp + (size_t)n * C;
     float ss = 0.0f;
+#pragma omp simd reduction(+ : ss)
     for (int c = 0; c < C; c++) ss += x[c] * x[c];
     float r = 1.0f / std::sqrt(ss / C + eps);
     rstd[n] = r;
@@ -41,6 +42,7 @@ AHA_CLONES void rmsnorm_back_rows(float* dinp, float* dw, const float* dout, con
     const float* dy = dout + (size_t)n * C;
     float r = rstd[n];
     float dot = 0.0f;
+#pragma omp simd reduction(+ : dot)
     for (int c = 0; c < C; c++) dot += dy[c] * weight[c] * x[c];
     float coef = r * r * r * dot / C;
     float* dx = dinp + (size_t)n * C;
@@ -80,8 +82,10 @@ AHA_CLONES void swiglu_back_rows(float* dgu, const float* dh, const float* gu, i
 // Softmax of one row in place, returning log-sum-exp; the row is already scaled.
 AHA_CLONES float softmax_row(float* s, int n) {
   float mx = -INFINITY;
+#pragma omp simd reduction(max : mx)
   for (int j = 0; j < n; j++) mx = std::max(mx, s[j]);
   float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
   for (int j = 0; j < n; j++) { s[j] = fast_expf(s[j] - mx); sum += s[j]; }
   float inv = 1.0f / sum;
   for (int j = 0; j < n; j++) s[j] *= inv;
@@ -90,10 +94,10 @@ AHA_CLONES float softmax_row(float* s, int n) {
 
 AHA_CLONES void adamw_range(float* p, const float* g, float* m, float* v, size_t i0, size_t i1,
                             float lr, float b1, float b2, float eps, float wd, float bc1,
-                            float bc2) {
+                            float bc2, float gscale) {
   const float ib1 = 1.0f / bc1, ib2 = 1.0f / bc2;
   for (size_t i = i0; i < i1; i++) {
-    float gi = g[i];
+    float gi = g[i] * gscale;
     float mi = b1 * m[i] + (1.0f - b1) * gi;
     float vi = b2 * v[i] + (1.0f - b2) * gi * gi;
     m[i] = mi;
@@ -166,50 +170,68 @@ void CpuOps::rmsnorm_backward(float* dinp, float* dweight, const float* dout, co
 
 void CpuOps::rope(float* x, int ld, int off, int R, const int* pos, int rows_per_pos, int N,
                   float theta, bool inverse) {
-  std::vector<float> freq(R / 2);
-  for (int j = 0; j < R / 2; j++) freq[j] = (float)std::pow((double)theta, -2.0 * j / R);
+  // cos/sin once per distinct position (T of them), not once per row (T·heads): the
+  // table is [max_pos+1, R/2], built in double like the reference, applied in float.
+  const int npos = (N + rows_per_pos - 1) / rows_per_pos, half = R / 2;
+  int maxp = 0;
+  for (int i = 0; i < npos; i++) maxp = std::max(maxp, pos[i]);
+  std::vector<float> cs((size_t)(maxp + 1) * half), sn((size_t)(maxp + 1) * half);
   const float sign = inverse ? -1.0f : 1.0f;
-#pragma omp parallel for schedule(static) if (N > 256)
+  for (int j = 0; j < half; j++) {
+    const double freq = std::pow((double)theta, -2.0 * j / R);
+    for (int p = 0; p <= maxp; p++) {
+      cs[(size_t)p * half + j] = (float)std::cos(p * freq);
+      sn[(size_t)p * half + j] = sign * (float)std::sin(p * freq);
+    }
+  }
+#pragma omp parallel for schedule(static) if (N > 1024)
   for (int n = 0; n < N; n++) {
     float* v = x + (size_t)n * ld + off;
-    const double p = pos[n / rows_per_pos];
-    for (int j = 0; j < R / 2; j++) {
-      // angle in double: positions up to max_position_embeddings times freq ≤ 1
-      const double ang = p * freq[j];
-      const float c = (float)std::cos(ang), s = sign * (float)std::sin(ang);
+    const float* c = cs.data() + (size_t)pos[n / rows_per_pos] * half;
+    const float* sv = sn.data() + (size_t)pos[n / rows_per_pos] * half;
+    for (int j = 0; j < half; j++) {
       const float a = v[2 * j], bb = v[2 * j + 1];
-      v[2 * j] = a * c - bb * s;
-      v[2 * j + 1] = a * s + bb * c;
+      v[2 * j] = a * c[j] - bb * sv[j];
+      v[2 * j + 1] = a * sv[j] + bb * c[j];
     }
   }
 }
 
+// Causal attention skips the keys a block of queries cannot see: queries are taken
+// in blocks of kQBlock rows, and block [r0, r1) multiplies only against keys
+// [0, Tk - Tq + r1). For T = 256 that is 62% of the full T×T work.
+constexpr int kQBlock = 64;
+
 void CpuOps::attention_forward(float* out, float* lse, const float* q, const float* k,
                                const float* v, const AttnShape& s) {
-  // Per (batch, head): S = Q·Kᵀ·scale [Tq, Tk] (one GEMM), causal softmax per row,
-  // O = P·V (one GEMM). The GEMMs run single-threaded inside the parallel loop.
+  // Per (batch, head) and query block: S = Q·Kᵀ·scale (one GEMM), causal softmax per
+  // row, O = P·V (one GEMM). The GEMMs run single-threaded inside the parallel loop.
   const int group = s.H / s.Hkv;
   const int BH = s.B * s.H;
 #pragma omp parallel
   {
-    std::vector<float> S((size_t)s.Tq * s.Tk);
+    std::vector<float> S((size_t)kQBlock * s.Tk);
 #pragma omp for schedule(static)
     for (int bh = 0; bh < BH; bh++) {
       const int b = bh / s.H, h = bh % s.H, g = h / group;
-      const float* Q = q + (size_t)b * s.Tq * s.ldq + (size_t)h * s.Dk;
       const float* K = k + (size_t)b * s.Tk * s.ldk + (size_t)g * s.Dk;
       const float* V = v + (size_t)b * s.Tk * s.ldv + (size_t)g * s.Dv;
-      float* O = out + (size_t)b * s.Tq * s.ldo + (size_t)h * s.Dv;
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s.Tq, s.Tk, s.Dk, s.scale, Q, s.ldq, K,
-                  s.ldk, 0.0f, S.data(), s.Tk);
-      for (int t = 0; t < s.Tq; t++) {
-        const int n = s.Tk - s.Tq + t + 1;  // keys visible to query t
-        float* row = S.data() + (size_t)t * s.Tk;
-        lse[(size_t)bh * s.Tq + t] = softmax_row(row, n);
-        std::fill(row + n, row + s.Tk, 0.0f);
+      for (int r0 = 0; r0 < s.Tq; r0 += kQBlock) {
+        const int rows = std::min(kQBlock, s.Tq - r0);
+        const int keys = s.Tk - s.Tq + r0 + rows;  // keys visible to the block's last query
+        const float* Q = q + ((size_t)b * s.Tq + r0) * s.ldq + (size_t)h * s.Dk;
+        float* O = out + ((size_t)b * s.Tq + r0) * s.ldo + (size_t)h * s.Dv;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, keys, s.Dk, s.scale, Q, s.ldq,
+                    K, s.ldk, 0.0f, S.data(), keys);
+        for (int t = 0; t < rows; t++) {
+          const int n = s.Tk - s.Tq + r0 + t + 1;  // keys visible to query r0 + t
+          float* row = S.data() + (size_t)t * keys;
+          lse[(size_t)bh * s.Tq + r0 + t] = softmax_row(row, n);
+          std::fill(row + n, row + keys, 0.0f);
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, s.Dv, keys, 1.0f, S.data(),
+                    keys, V, s.ldv, 0.0f, O, s.ldo);
       }
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s.Tq, s.Dv, s.Tk, 1.0f, S.data(), s.Tk,
-                  V, s.ldv, 0.0f, O, s.ldo);
     }
   }
 }
@@ -217,15 +239,15 @@ void CpuOps::attention_forward(float* out, float* lse, const float* q, const flo
 void CpuOps::attention_backward(float* dq, float* dk, float* dv, const float* dout,
                                 const float* out, const float* lse, const float* q, const float* k,
                                 const float* v, const AttnShape& s) {
-  // Recompute P from Q, K and the saved log-sum-exp, then
-  //   dV = Pᵀ·dO,  dP = dO·Vᵀ,  dS = P ⊙ (dP − rowdot(dO, O)),  dQ = dS·K·scale,  dK = dSᵀ·Q·scale.
+  // Recompute P from Q, K and the saved log-sum-exp, then per query block
+  //   dV += Pᵀ·dO,  dP = dO·Vᵀ,  dS = P ⊙ (dP − rowdot(dO, O)),  dQ = dS·K·scale,  dK += dSᵀ·Q·scale.
   // One task per (batch, kv head) so the heads that share a kv head accumulate in order.
   const int group = s.H / s.Hkv;
   const int T = s.Tq;  // == Tk
   const int BG = s.B * s.Hkv;
 #pragma omp parallel
   {
-    std::vector<float> P((size_t)T * T), dP((size_t)T * T);
+    std::vector<float> P((size_t)kQBlock * T), dP((size_t)kQBlock * T);
 #pragma omp for schedule(static)
     for (int bg = 0; bg < BG; bg++) {
       const int b = bg / s.Hkv, g = bg % s.Hkv;
@@ -233,37 +255,74 @@ void CpuOps::attention_backward(float* dq, float* dk, float* dv, const float* do
       const float* V = v + (size_t)b * T * s.ldv + (size_t)g * s.Dv;
       float* dK = dk + (size_t)b * T * s.ldk + (size_t)g * s.Dk;
       float* dV = dv + (size_t)b * T * s.ldv + (size_t)g * s.Dv;
+      for (int t = 0; t < T; t++) {
+        std::fill(dK + (size_t)t * s.ldk, dK + (size_t)t * s.ldk + s.Dk, 0.0f);
+        std::fill(dV + (size_t)t * s.ldv, dV + (size_t)t * s.ldv + s.Dv, 0.0f);
+      }
       for (int hh = 0; hh < group; hh++) {
         const int h = g * group + hh;
-        const float beta = hh == 0 ? 0.0f : 1.0f;  // first head of the group writes
-        const float* Q = q + (size_t)b * T * s.ldq + (size_t)h * s.Dk;
-        const float* dO = dout + (size_t)b * T * s.ldo + (size_t)h * s.Dv;
-        const float* O = out + (size_t)b * T * s.ldo + (size_t)h * s.Dv;
-        float* dQ = dq + (size_t)b * T * s.ldq + (size_t)h * s.Dk;
         const float* L = lse + ((size_t)b * s.H + h) * T;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, s.Dk, s.scale, Q, s.ldq, K, s.ldk,
-                    0.0f, P.data(), T);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, s.Dv, 1.0f, dO, s.ldo, V, s.ldv,
-                    0.0f, dP.data(), T);
-        for (int t = 0; t < T; t++) {
-          float* p = P.data() + (size_t)t * T;
-          float* dp = dP.data() + (size_t)t * T;
-          float doo = 0.0f;
-          for (int i = 0; i < s.Dv; i++) doo += dO[(size_t)t * s.ldo + i] * O[(size_t)t * s.ldo + i];
-          const float l = L[t];
-          for (int j = 0; j <= t; j++) {
-            p[j] = fast_expf(p[j] - l);
-            dp[j] = p[j] * (dp[j] - doo) * s.scale;
+        for (int r0 = 0; r0 < T; r0 += kQBlock) {
+          const int rows = std::min(kQBlock, T - r0), keys = r0 + rows;
+          const float* Q = q + ((size_t)b * T + r0) * s.ldq + (size_t)h * s.Dk;
+          const float* dO = dout + ((size_t)b * T + r0) * s.ldo + (size_t)h * s.Dv;
+          const float* O = out + ((size_t)b * T + r0) * s.ldo + (size_t)h * s.Dv;
+          float* dQ = dq + ((size_t)b * T + r0) * s.ldq + (size_t)h * s.Dk;
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, keys, s.Dk, s.scale, Q, s.ldq,
+                      K, s.ldk, 0.0f, P.data(), keys);
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, keys, s.Dv, 1.0f, dO, s.ldo,
+                      V, s.ldv, 0.0f, dP.data(), keys);
+          for (int t = 0; t < rows; t++) {
+            float* p = P.data() + (size_t)t * keys;
+            float* dp = dP.data() + (size_t)t * keys;
+            float doo = 0.0f;
+#pragma omp simd reduction(+ : doo)
+            for (int i = 0; i < s.Dv; i++) doo += dO[(size_t)t * s.ldo + i] * O[(size_t)t * s.ldo + i];
+            const float l = L[r0 + t];
+            const int n = r0 + t + 1;
+            for (int j = 0; j < n; j++) {
+              p[j] = fast_expf(p[j] - l);
+              dp[j] = p[j] * (dp[j] - doo) * s.scale;
+            }
+            for (int j = n; j < keys; j++) { p[j] = 0.0f; dp[j] = 0.0f; }
           }
-          for (int j = t + 1; j < T; j++) { p[j] = 0.0f; dp[j] = 0.0f; }
+          cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, keys, s.Dv, rows, 1.0f, P.data(), keys,
+                      dO, s.ldo, 1.0f, dV, s.ldv);
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, s.Dk, keys, 1.0f, dP.data(),
+                      keys, K, s.ldk, 0.0f, dQ, s.ldq);
+          cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, keys, s.Dk, rows, 1.0f, dP.data(), keys,
+                      Q, s.ldq, 1.0f, dK, s.ldk);
         }
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, s.Dv, T, 1.0f, P.data(), T, dO, s.ldo,
-                    beta, dV, s.ldv);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, s.Dk, T, 1.0f, dP.data(), T, K,
-                    s.ldk, 0.0f, dQ, s.ldq);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, s.Dk, T, 1.0f, dP.data(), T, Q, s.ldq,
-                    beta, dK, s.ldk);
       }
+    }
+  }
+}
+
+void CpuOps::mla_expand_kv(float* k, float* v, const float* kv, const float* kpe, int N, int H,
+                           int dn, int dr, int dv) {
+#pragma omp parallel for schedule(static)
+  for (int n = 0; n < N; n++)
+    for (int h = 0; h < H; h++) {
+      const float* src = kv + ((size_t)n * H + h) * (dn + dv);
+      float* kd = k + ((size_t)n * H + h) * (dn + dr);
+      std::memcpy(kd, src, sizeof(float) * dn);
+      std::memcpy(kd + dn, kpe + (size_t)n * dr, sizeof(float) * dr);
+      std::memcpy(v + ((size_t)n * H + h) * dv, src + dn, sizeof(float) * dv);
+    }
+}
+
+void CpuOps::mla_expand_kv_backward(float* dkv, float* dkpe, const float* dk, const float* dv,
+                                    int N, int H, int dn, int dr, int dv_dim) {
+#pragma omp parallel for schedule(static)
+  for (int n = 0; n < N; n++) {
+    float* pe = dkpe + (size_t)n * dr;
+    std::fill(pe, pe + dr, 0.0f);
+    for (int h = 0; h < H; h++) {
+      float* d = dkv + ((size_t)n * H + h) * (dn + dv_dim);
+      const float* kd = dk + ((size_t)n * H + h) * (dn + dr);
+      std::memcpy(d, kd, sizeof(float) * dn);
+      std::memcpy(d + dn, dv + ((size_t)n * H + h) * dv_dim, sizeof(float) * dv_dim);
+      for (int i = 0; i < dr; i++) pe[i] += kd[dn + i];
     }
   }
 }
@@ -322,6 +381,7 @@ void CpuOps::gather_rowdot(float* out, const float* a, const int32_t* idx, const
     const float* x = a + (size_t)idx[m] * C;
     const float* y = b + (size_t)m * C;
     float d = 0.0f;
+#pragma omp simd reduction(+ : d)
     for (int c = 0; c < C; c++) d += x[c] * y[c];
     out[m] = d;
   }
@@ -355,18 +415,41 @@ void CpuOps::xent_backward(float* dlogits, const float* logits, const int32_t* t
 }
 
 void CpuOps::adamw(float* p, const float* g, float* m, float* v, size_t n, float lr, float b1,
-                   float b2, float eps, float wd, float bc1, float bc2) {
+                   float b2, float eps, float wd, float bc1, float bc2, float gscale) {
 #pragma omp parallel if (n > 16384)
   {
     size_t b, e;
     split(n, omp_get_thread_num(), omp_get_num_threads(), b, e);
-    adamw_range(p, g, m, v, b, e, lr, b1, b2, eps, wd, bc1, bc2);
+    adamw_range(p, g, m, v, b, e, lr, b1, b2, eps, wd, bc1, bc2, gscale);
   }
 }
 
-double CpuOps::sumsq(const float* x, size_t n) {
+namespace {
+AHA_CLONES double sumsq_range(const float* x, size_t b, size_t e) {
+  // float partial sums over blocks of 1024 (vectorised), added up in double
   double s = 0.0;
-  for (size_t i = 0; i < n; i++) s += (double)x[i] * x[i];
+  for (size_t i = b; i < e; i += 1024) {
+    const size_t end = std::min(e, i + 1024);
+    float p = 0.0f;
+#pragma omp simd reduction(+ : p)
+    for (size_t j = i; j < end; j++) p += x[j] * x[j];
+    s += p;
+  }
+  return s;
+}
+}  // namespace
+
+double CpuOps::sumsq(const float* x, size_t n) {
+  const int nt = omp_get_max_threads();
+  std::vector<double> part(nt, 0.0);
+#pragma omp parallel num_threads(nt) if (n > 65536)
+  {
+    size_t b, e;
+    split(n, omp_get_thread_num(), omp_get_num_threads(), b, e);
+    part[omp_get_thread_num()] = sumsq_range(x, b, e);
+  }
+  double s = 0.0;
+  for (double v : part) s += v;  // thread order: deterministic for a thread count
   return s;
 }
 

@@ -72,6 +72,14 @@ class Ops {
                                   const float* out, const float* lse, const float* q,
                                   const float* k, const float* v, const AttnShape& s) = 0;
 
+  // MLA's per-head keys and values from the kv_b output and the shared RoPE key:
+  //   k[N, H, dn+dr] = [kv[:, h, 0:dn] | kpe],  v[N, H, dv] = kv[:, h, dn:dn+dv]
+  virtual void mla_expand_kv(float* k, float* v, const float* kv, const float* kpe, int N, int H,
+                             int dn, int dr, int dv) = 0;
+  // Its backward: dkv[N, H, dn+dv] and dkpe[N, dr] = Σ_h dk[:, h, dn:] (both written).
+  virtual void mla_expand_kv_backward(float* dkv, float* dkpe, const float* dk, const float* dv,
+                                      int N, int H, int dn, int dr, int dv_dim) = 0;
+
   // ---- feed-forward --------------------------------------------------------------
   // h[N,I] = silu(gu[N, 0:I]) * gu[N, I:2I]   (gate rows first, then up rows)
   virtual void swiglu_forward(float* h, const float* gu, int N, int I) = 0;
@@ -96,10 +104,11 @@ class Ops {
                              const float* dloss, int N, int V) = 0;
 
   // ---- optimiser -----------------------------------------------------------------
-  // AdamW on n values: m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
+  // AdamW on n values with the gradient scaled by gscale (global-norm clipping):
+  // g' = gscale g; m = b1 m + (1-b1) g'; v = b2 v + (1-b2) g'^2;
   // p -= lr * (m/bc1 / (sqrt(v/bc2) + eps) + wd * p)
   virtual void adamw(float* p, const float* g, float* m, float* v, size_t n, float lr, float b1,
-                     float b2, float eps, float wd, float bc1, float bc2) = 0;
+                     float b2, float eps, float wd, float bc1, float bc2, float gscale) = 0;
   // sum of squares of x[n], accumulated in double
   virtual double sumsq(const float* x, size_t n) = 0;
 };

@@ -167,6 +167,32 @@ void ReferenceOps::attention_backward(float* dq, float* dk, float* dv, const flo
     }
 }
 
+void ReferenceOps::mla_expand_kv(float* k, float* v, const float* kv, const float* kpe, int N,
+                                 int H, int dn, int dr, int dv) {
+  for (int n = 0; n < N; n++)
+    for (int h = 0; h < H; h++) {
+      const float* src = kv + ((size_t)n * H + h) * (dn + dv);
+      float* kd = k + ((size_t)n * H + h) * (dn + dr);
+      for (int i = 0; i < dn; i++) kd[i] = src[i];
+      for (int i = 0; i < dr; i++) kd[dn + i] = kpe[(size_t)n * dr + i];
+      for (int i = 0; i < dv; i++) v[((size_t)n * H + h) * dv + i] = src[dn + i];
+    }
+}
+
+void ReferenceOps::mla_expand_kv_backward(float* dkv, float* dkpe, const float* dk, const float* dv,
+                                          int N, int H, int dn, int dr, int dv_dim) {
+  for (int n = 0; n < N; n++) {
+    for (int i = 0; i < dr; i++) dkpe[(size_t)n * dr + i] = 0.0f;
+    for (int h = 0; h < H; h++) {
+      float* d = dkv + ((size_t)n * H + h) * (dn + dv_dim);
+      const float* kd = dk + ((size_t)n * H + h) * (dn + dr);
+      for (int i = 0; i < dn; i++) d[i] = kd[i];
+      for (int i = 0; i < dv_dim; i++) d[dn + i] = dv[((size_t)n * H + h) * dv_dim + i];
+      for (int i = 0; i < dr; i++) dkpe[(size_t)n * dr + i] += kd[dn + i];
+    }
+  }
+}
+
 void ReferenceOps::swiglu_forward(float* h, const float* gu, int N, int I) {
   for (int n = 0; n < N; n++)
     for (int i = 0; i < I; i++) {
@@ -239,10 +265,11 @@ void ReferenceOps::xent_backward(float* dlogits, const float* logits, const int3
 }
 
 void ReferenceOps::adamw(float* p, const float* g, float* m, float* v, size_t n, float lr, float b1,
-                         float b2, float eps, float wd, float bc1, float bc2) {
+                         float b2, float eps, float wd, float bc1, float bc2, float gscale) {
   for (size_t i = 0; i < n; i++) {
-    m[i] = b1 * m[i] + (1.0f - b1) * g[i];
-    v[i] = b2 * v[i] + (1.0f - b2) * g[i] * g[i];
+    const float gi = g[i] * gscale;
+    m[i] = b1 * m[i] + (1.0f - b1) * gi;
+    v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
     float mh = m[i] / bc1, vh = v[i] / bc2;
     p[i] -= lr * (mh / (std::sqrt(vh) + eps) + wd * p[i]);
   }

@@ -15,6 +15,8 @@ class ReferenceOps : public Ops {
   void rope(float* x, int ld, int off, int R, const int* pos, int rows_per_pos, int N, float theta, bool inverse) override;
   void attention_forward(float* out, float* lse, const float* q, const float* k, const float* v, const AttnShape& s) override;
   void attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* out, const float* lse, const float* q, const float* k, const float* v, const AttnShape& s) override;
+  void mla_expand_kv(float* k, float* v, const float* kv, const float* kpe, int N, int H, int dn, int dr, int dv) override;
+  void mla_expand_kv_backward(float* dkv, float* dkpe, const float* dk, const float* dv, int N, int H, int dn, int dr, int dv_dim) override;
   void swiglu_forward(float* h, const float* gu, int N, int I) override;
   void swiglu_backward(float* dgu, const float* dh, const float* gu, int N, int I) override;
   void gather_rows(float* dst, const float* src, const int32_t* idx, const float* w, int M, int C) override;
@@ -22,7 +24,7 @@ class ReferenceOps : public Ops {
   void gather_rowdot(float* out, const float* a, const int32_t* idx, const float* b, int M, int C) override;
   void xent_forward(float* loss, const float* logits, const int32_t* target, int N, int V) override;
   void xent_backward(float* dlogits, const float* logits, const int32_t* target, const float* dloss, int N, int V) override;
-  void adamw(float* p, const float* g, float* m, float* v, size_t n, float lr, float b1, float b2, float eps, float wd, float bc1, float bc2) override;
+  void adamw(float* p, const float* g, float* m, float* v, size_t n, float lr, float b1, float b2, float eps, float wd, float bc1, float bc2, float gscale) override;
   double sumsq(const float* x, size_t n) override;
 };
 
