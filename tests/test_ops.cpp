@@ -1,0 +1,243 @@
+// One harness for every op of every backend (ggml's test-backend-ops pattern):
+//  * MODE_TEST: each op runs on the backend under test and on ReferenceOps with the same
+//    random inputs; outputs must agree (normalised mean squared error and max error).
+//  * MODE_GRAD: each backward op of the reference is checked against central finite
+//    differences of its forward along random directions.
+// A CUDA backend joins by adding itself to backends().
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "grad_check.h"
+#include "kernels/cpu/ops.h"
+
+namespace aha::kernels {
+namespace {
+
+using Vec = std::vector<float>;
+using test::random_vec;
+
+// An op case computes its outputs on a backend from inputs it builds from a fixed seed.
+struct OpCase {
+  std::string name;
+  double tol;  // max |a-b| / (1 + |b|)
+  std::function<std::vector<Vec>(Ops&)> run;
+};
+
+double max_err(const Vec& a, const Vec& b) {
+  double e = 0;
+  for (size_t i = 0; i < a.size(); i++) e = std::max(e, std::abs((double)a[i] - b[i]) / (1.0 + std::abs((double)b[i])));
+  return e;
+}
+
+AttnShape attn_shape(int B, int T, int H, int Hkv, int Dk, int Dv, int Tq = -1) {
+  AttnShape s;
+  s.B = B; s.Tk = T; s.Tq = Tq < 0 ? T : Tq; s.H = H; s.Hkv = Hkv; s.Dk = Dk; s.Dv = Dv;
+  s.ldq = H * Dk; s.ldk = Hkv * Dk; s.ldv = Hkv * Dv; s.ldo = H * Dv;
+  s.scale = 1.0f / std::sqrt((float)Dk);
+  return s;
+}
+
+std::vector<OpCase> cases() {
+  std::vector<OpCase> c;
+  for (auto [ta, tb] : {std::pair{false, true}, {false, false}, {true, false}, {true, true}})
+    c.push_back({std::string("gemm_") + (ta ? "T" : "N") + (tb ? "T" : "N"), 1e-5, [ta, tb](Ops& o) {
+                   const int M = 37, N = 71, K = 130;
+                   Vec A = random_vec((size_t)M * K, 1), B = random_vec((size_t)N * K, 2), C = random_vec((size_t)M * N, 3);
+                   o.gemm(ta, tb, M, N, K, 0.7f, A.data(), ta ? M : K, B.data(), tb ? K : N, 0.5f, C.data(), N);
+                   return std::vector<Vec>{C};
+                 }});
+  c.push_back({"axpy_copy2d", 1e-6, [](Ops& o) {
+                 Vec y = random_vec(1000, 1), x = random_vec(1000, 2), d = random_vec(30 * 20, 3);
+                 o.axpy(y.data(), x.data(), 0.3f, 1000);
+                 o.copy2d(d.data(), 20, x.data(), 33, 30, 17, true);
+                 return std::vector<Vec>{y, d};
+               }});
+  c.push_back({"rmsnorm", 1e-5, [](Ops& o) {
+                 const int N = 33, C = 96;
+                 Vec x = random_vec(N * C, 1), w = random_vec(C, 2), out(N * C), r(N), dy = random_vec(N * C, 3), dx(N * C), dw = random_vec(C, 4);
+                 o.rmsnorm_forward(out.data(), r.data(), x.data(), w.data(), N, C, 1e-6f);
+                 o.rmsnorm_backward(dx.data(), dw.data(), dy.data(), x.data(), w.data(), r.data(), N, C);
+                 return std::vector<Vec>{out, r, dx, dw};
+               }});
+  c.push_back({"rope", 1e-5, [](Ops& o) {
+                 const int T = 40, H = 3, ld = 24, R = 8;
+                 Vec x = random_vec(T * H * ld, 1);
+                 std::vector<int> pos(T);
+                 for (int t = 0; t < T; t++) pos[t] = 3 * t + 1;
+                 o.rope(x.data(), ld, 16, R, pos.data(), H, T * H, 10000.0f, false);
+                 Vec y = x;
+                 o.rope(y.data(), ld, 16, R, pos.data(), H, T * H, 10000.0f, true);
+                 return std::vector<Vec>{x, y};
+               }});
+  for (auto [Hkv, Tq] : {std::pair{4, 70}, {1, 70}, {2, 70}, {1, 1}, {4, 13}})
+    c.push_back({"attention_Hkv" + std::to_string(Hkv) + "_Tq" + std::to_string(Tq), 1e-4, [Hkv, Tq](Ops& o) {
+                   AttnShape s = attn_shape(2, 70, 4, Hkv, 20, 12, Tq);
+                   Vec q = random_vec((size_t)s.B * s.Tq * s.ldq, 1), k = random_vec((size_t)s.B * s.Tk * s.ldk, 2),
+                       v = random_vec((size_t)s.B * s.Tk * s.ldv, 3), out((size_t)s.B * s.Tq * s.ldo), lse((size_t)s.B * s.H * s.Tq);
+                   o.attention_forward(out.data(), lse.data(), q.data(), k.data(), v.data(), s);
+                   if (s.Tq != s.Tk) return std::vector<Vec>{out, lse};
+                   Vec dout = random_vec(out.size(), 4), dq(q.size()), dk(k.size()), dv(v.size());
+                   o.attention_backward(dq.data(), dk.data(), dv.data(), dout.data(), out.data(), lse.data(), q.data(), k.data(), v.data(), s);
+                   return std::vector<Vec>{out, lse, dq, dk, dv};
+                 }});
+  c.push_back({"mla_expand_kv", 0.0, [](Ops& o) {
+                 const int N = 9, H = 3, dn = 4, dr = 2, dv = 5;
+                 Vec kv = random_vec(N * H * (dn + dv), 1), kpe = random_vec(N * dr, 2), k(N * H * (dn + dr)), v(N * H * dv);
+                 o.mla_expand_kv(k.data(), v.data(), kv.data(), kpe.data(), N, H, dn, dr, dv);
+                 Vec dkv(kv.size()), dkpe(kpe.size());
+                 o.mla_expand_kv_backward(dkv.data(), dkpe.data(), k.data(), v.data(), N, H, dn, dr, dv);
+                 return std::vector<Vec>{k, v, dkv, dkpe};
+               }});
+  c.push_back({"swiglu", 1e-5, [](Ops& o) {
+                 const int N = 17, I = 40;
+                 Vec gu = random_vec(N * 2 * I, 1, 3.0), h(N * I), dh = random_vec(N * I, 2), dgu(N * 2 * I);
+                 o.swiglu_forward(h.data(), gu.data(), N, I);
+                 o.swiglu_backward(dgu.data(), dh.data(), gu.data(), N, I);
+                 return std::vector<Vec>{h, dgu};
+               }});
+  c.push_back({"gather_scatter_rowdot", 1e-5, [](Ops& o) {
+                 const int N = 11, M = 25, C = 19;
+                 std::vector<int32_t> idx(M);
+                 for (int m = 0; m < M; m++) idx[m] = (m * 7) % N;
+                 Vec src = random_vec(N * C, 1), w = random_vec(M, 2), g(M * C), dst = random_vec(N * C, 3), rd(M);
+                 o.gather_rows(g.data(), src.data(), idx.data(), w.data(), M, C);
+                 o.scatter_add_rows(dst.data(), g.data(), idx.data(), w.data(), M, C);
+                 o.gather_rowdot(rd.data(), src.data(), idx.data(), g.data(), M, C);
+                 return std::vector<Vec>{g, dst, rd};
+               }});
+  c.push_back({"xent", 1e-5, [](Ops& o) {
+                 const int N = 13, V = 300;
+                 Vec logits = random_vec(N * V, 1, 4.0), loss(N), dl = random_vec(N, 2), d(N * V);
+                 std::vector<int32_t> t(N);
+                 for (int n = 0; n < N; n++) t[n] = n == 5 ? -1 : (n * 37) % V;
+                 o.xent_forward(loss.data(), logits.data(), t.data(), N, V);
+                 o.xent_backward(d.data(), logits.data(), t.data(), dl.data(), N, V);
+                 return std::vector<Vec>{loss, d};
+               }});
+  c.push_back({"adamw_sumsq", 1e-5, [](Ops& o) {
+                 const size_t n = 70000;
+                 Vec p = random_vec(n, 1), g = random_vec(n, 2), m = random_vec(n, 3, 0.1), v = random_vec(n, 4, 0.1);
+                 for (auto& e : v) e = std::abs(e);
+                 o.adamw(p.data(), g.data(), m.data(), v.data(), n, 1e-2f, 0.9f, 0.95f, 1e-8f, 0.1f, 0.5f, 0.3f, 0.7f);
+                 return std::vector<Vec>{p, m, v, Vec{(float)o.sumsq(g.data(), n)}};
+               }});
+  return c;
+}
+
+std::vector<Ops*> backends() { return {&cpu_ops()}; }
+
+TEST(OpHarness, EveryOpOfEveryBackendMatchesTheReference) {
+  int compared = 0;
+  for (Ops* be : backends())
+    for (const OpCase& oc : cases()) {
+      SCOPED_TRACE(std::string(be->name()) + " " + oc.name);
+      auto want = oc.run(reference_ops());
+      auto got = oc.run(*be);
+      ASSERT_EQ(want.size(), got.size());
+      for (size_t i = 0; i < want.size(); i++) {
+        ASSERT_EQ(want[i].size(), got[i].size());
+        EXPECT_LE(max_err(got[i], want[i]), oc.tol) << "output " << i;
+        compared++;
+      }
+    }
+  EXPECT_GT(compared, 30);
+}
+
+// ---- finite differences of the reference backward ops ------------------------------
+
+// Loss L = Σ R ⊙ f(x) for a fixed random R; checks dL/dx from the backward op.
+void expect_grad(const char* what, Vec& x, const Vec& grad, const std::function<double()>& L) {
+  double fd = 0, an = 0;
+  const double err = test::directional_check(x.data(), x.size(), grad.data(), L, 99, 1e-2, &fd, &an, 1e-2);
+  EXPECT_LT(err, 5e-3) << what << ": fd " << fd << " analytic " << an;
+}
+
+double dot(const Vec& a, const Vec& b) {
+  double s = 0;
+  for (size_t i = 0; i < a.size(); i++) s += (double)a[i] * b[i];
+  return s;
+}
+
+TEST(OpGrad, RmsNorm) {
+  Ops& o = reference_ops();
+  const int N = 5, C = 24;
+  Vec x = random_vec(N * C, 1), w = random_vec(C, 2), R = random_vec(N * C, 3), out(N * C), r(N), dx(N * C), dw(C, 0.0f);
+  auto L = [&] { o.rmsnorm_forward(out.data(), r.data(), x.data(), w.data(), N, C, 1e-6f); return dot(out, R); };
+  L();
+  o.rmsnorm_backward(dx.data(), dw.data(), R.data(), x.data(), w.data(), r.data(), N, C);
+  expect_grad("dx", x, dx, L);
+  expect_grad("dweight", w, dw, L);
+}
+
+TEST(OpGrad, RopeBackwardIsTheInverseRotation) {
+  Ops& o = reference_ops();
+  const int N = 6, ld = 10, R = 6;
+  std::vector<int> pos = {0, 1, 5, 9, 100, 1000};
+  Vec x = random_vec(N * ld, 1), Rv = random_vec(N * ld, 2);
+  auto L = [&] { Vec y = x; o.rope(y.data(), ld, 2, R, pos.data(), 1, N, 10000.0f, false); return dot(y, Rv); };
+  Vec g = Rv;
+  o.rope(g.data(), ld, 2, R, pos.data(), 1, N, 10000.0f, true);
+  expect_grad("dx", x, g, L);
+}
+
+TEST(OpGrad, AttentionAllHeadLayouts) {
+  Ops& o = reference_ops();
+  for (int Hkv : {2, 1}) {
+    AttnShape s = attn_shape(2, 7, 2, Hkv, 6, 5);
+    Vec q = random_vec((size_t)s.B * s.Tq * s.ldq, 1), k = random_vec((size_t)s.B * s.Tk * s.ldk, 2),
+        v = random_vec((size_t)s.B * s.Tk * s.ldv, 3), out((size_t)s.B * s.Tq * s.ldo), lse((size_t)s.B * s.H * s.Tq),
+        R = random_vec(out.size(), 4);
+    auto L = [&] { o.attention_forward(out.data(), lse.data(), q.data(), k.data(), v.data(), s); return dot(out, R); };
+    L();
+    Vec dq(q.size()), dk(k.size()), dv(v.size());
+    o.attention_backward(dq.data(), dk.data(), dv.data(), R.data(), out.data(), lse.data(), q.data(), k.data(), v.data(), s);
+    SCOPED_TRACE("Hkv " + std::to_string(Hkv));
+    expect_grad("dq", q, dq, L);
+    expect_grad("dk", k, dk, L);
+    expect_grad("dv", v, dv, L);
+  }
+}
+
+TEST(OpGrad, SwiGlu) {
+  Ops& o = reference_ops();
+  const int N = 4, I = 9;
+  Vec gu = random_vec(N * 2 * I, 1, 2.0), R = random_vec(N * I, 2), h(N * I), dgu(N * 2 * I);
+  auto L = [&] { o.swiglu_forward(h.data(), gu.data(), N, I); return dot(h, R); };
+  o.swiglu_backward(dgu.data(), R.data(), gu.data(), N, I);
+  expect_grad("dgu", gu, dgu, L);
+}
+
+TEST(OpGrad, MaskedCrossEntropy) {
+  Ops& o = reference_ops();
+  const int N = 6, V = 20;
+  Vec logits = random_vec(N * V, 1, 2.0), loss(N), dl = {0.5f, 1.0f, 0.0f, 2.0f, 1.0f, 0.25f}, d(N * V);
+  std::vector<int32_t> t = {3, 19, 0, -1, 7, 7};  // -1: not scored
+  auto L = [&] { o.xent_forward(loss.data(), logits.data(), t.data(), N, V); return dot(loss, dl); };
+  o.xent_backward(d.data(), logits.data(), t.data(), dl.data(), N, V);
+  expect_grad("dlogits", logits, d, L);
+  for (int v = 0; v < V; v++) EXPECT_EQ(d[3 * V + v], 0.0f) << "unscored row has no gradient";
+}
+
+TEST(OpGrad, GatherAndScatterAreAdjoint) {
+  Ops& o = reference_ops();
+  const int N = 6, M = 10, C = 4;
+  std::vector<int32_t> idx = {0, 5, 5, 2, 1, 0, 3, 3, 3, 4};
+  Vec x = random_vec(N * C, 1), y = random_vec(M * C, 2), w = random_vec(M, 3), gx(M * C), sy(N * C, 0.0f);
+  o.gather_rows(gx.data(), x.data(), idx.data(), w.data(), M, C);
+  o.scatter_add_rows(sy.data(), y.data(), idx.data(), w.data(), M, C);
+  EXPECT_NEAR(dot(gx, y), dot(x, sy), 1e-4);  // <G x, y> = <x, Gᵀ y>
+  // MLA expansion and its backward are adjoint too
+  const int H = 2, dn = 3, dr = 2, dv = 4;
+  Vec kv = random_vec(N * H * (dn + dv), 4), kpe = random_vec(N * dr, 5), k(N * H * (dn + dr)), v(N * H * dv);
+  Vec rk = random_vec(k.size(), 6), rv = random_vec(v.size(), 7), dkv(kv.size()), dkpe(kpe.size());
+  o.mla_expand_kv(k.data(), v.data(), kv.data(), kpe.data(), N, H, dn, dr, dv);
+  o.mla_expand_kv_backward(dkv.data(), dkpe.data(), rk.data(), rv.data(), N, H, dn, dr, dv);
+  EXPECT_NEAR(dot(k, rk) + dot(v, rv), dot(kv, dkv) + dot(kpe, dkpe), 1e-4);
+}
+
+}  // namespace
+}  // namespace aha::kernels
