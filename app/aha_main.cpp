@@ -1,4 +1,5 @@
 // aha: train and inspect DeepSeek-V3-architecture models from the command line.
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <iostream>
@@ -10,6 +11,8 @@ int main(int argc, char** argv) {
   CLI::App app{"aha — DeepSeek-V3 architecture (MLA, DeepSeekMoE, MTP) trained from scratch on CPU"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "aha 0.1.0");
+  // logs go to stderr: stdout carries results (--json output, scores)
+  spdlog::set_default_logger(spdlog::stderr_color_mt("aha"));
   spdlog::set_pattern("[%H:%M:%S] %^%l%$ %v");
   aha::cli::add_init(app);
   aha::cli::add_train(app);
