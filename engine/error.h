@@ -21,7 +21,9 @@ struct NumericError : Error { using Error::Error; };
 // A broken invariant inside the engine: a bug, reported with file:line.
 struct InternalError : Error { using Error::Error; };
 
-[[noreturn]] void throw_internal(const char* file, int line, const std::string& msg);
+[[noreturn]] inline void throw_internal(const char* file, int line, const std::string& msg) {
+  throw InternalError(std::string(file) + ":" + std::to_string(line) + ": " + msg);
+}
 
 }  // namespace aha
 

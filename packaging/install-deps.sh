@@ -7,7 +7,7 @@ pkgs=(
   cmake ninja-build g++ clang pkg-config
   libtomlplusplus-dev libcli11-dev libspdlog-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev
-  libopenblas-openmp-dev
+  libdnnl-dev
 )
 if [[ "${1:-}" == "--with-torch" ]]; then pkgs+=(python3-torch libopenblas0-pthread); fi
 missing=()

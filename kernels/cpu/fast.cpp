@@ -1,25 +1,37 @@
-// The fast CPU backend. GEMMs go to OpenBLAS (OpenMP build: the same thread pool as
-// the loops below, so no oversubscription); the fused ops are OpenMP loops whose
+// The fast CPU backend. GEMMs go to oneDNN's sgemm (OpenMP build: the same thread pool
+// as the loops below, so no oversubscription; inside a parallel loop it runs on the
+// calling thread); the fused ops are OpenMP loops whose
 // inner loops GCC vectorises twice (AVX2 and AVX-512, picked at run time — simd.h).
 // Every op here is checked against ReferenceOps by tests/test_ops.cpp.
 //
 // Determinism: static schedules and per-row outputs only; the one cross-row sum
 // (rmsnorm's weight gradient) goes through per-thread partials reduced in thread
 // order, so results are bit-identical for a given thread count.
-#include <cblas.h>
+#include <oneapi/dnnl/dnnl.h>
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <vector>
 
 #include "kernels/cpu/fast.h"
 #include "kernels/cpu/simd.h"
+#include "engine/error.h"
 
 namespace aha::kernels {
 
 namespace {
+
+// Row-major C = alpha op(A) op(B) + beta C through oneDNN. Returns false on failure
+// (only for invalid arguments) so that callers inside a parallel region can report it
+// after the region instead of throwing across OpenMP.
+inline bool sgemm(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda,
+                  const float* B, int ldb, float beta, float* C, int ldc) {
+  return dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, alpha, A, lda, B, ldb, beta, C, ldc) ==
+         dnnl_success;
+}
 
 AHA_CLONES void rmsnorm_rows(float* out, float* rstd, const float* inp, const float* weight,
                              int n0, int n1, int C, float eps) {
@@ -122,8 +134,8 @@ void CpuOps::gemm(bool transA, bool transB, int M, int N, int K, float alpha, co
       for (int j = 0; j < N; j++) C[(size_t)i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[(size_t)i * ldc + j];
     return;
   }
-  cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-              M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  AHA_CHECK(sgemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc),
+            "sgemm rejected M=" + std::to_string(M) + " N=" + std::to_string(N) + " K=" + std::to_string(K));
 }
 
 void CpuOps::axpy(float* y, const float* x, float a, size_t n) {
@@ -208,8 +220,10 @@ void CpuOps::attention_forward(float* out, float* lse, const float* q, const flo
   // row, O = P·V (one GEMM). The GEMMs run single-threaded inside the parallel loop.
   const int group = s.H / s.Hkv;
   const int BH = s.B * s.H;
+  std::atomic<bool> all_ok{true};
 #pragma omp parallel
   {
+    bool ok = true;
     std::vector<float> S((size_t)kQBlock * s.Tk);
 #pragma omp for schedule(static)
     for (int bh = 0; bh < BH; bh++) {
@@ -221,7 +235,7 @@ void CpuOps::attention_forward(float* out, float* lse, const float* q, const flo
         const int keys = s.Tk - s.Tq + r0 + rows;  // keys visible to the block's last query
         const float* Q = q + ((size_t)b * s.Tq + r0) * s.ldq + (size_t)h * s.Dk;
         float* O = out + ((size_t)b * s.Tq + r0) * s.ldo + (size_t)h * s.Dv;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, keys, s.Dk, s.scale, Q, s.ldq,
+        ok &= sgemm(false, true, rows, keys, s.Dk, s.scale, Q, s.ldq,
                     K, s.ldk, 0.0f, S.data(), keys);
         for (int t = 0; t < rows; t++) {
           const int n = s.Tk - s.Tq + r0 + t + 1;  // keys visible to query r0 + t
@@ -229,11 +243,13 @@ void CpuOps::attention_forward(float* out, float* lse, const float* q, const flo
           lse[(size_t)bh * s.Tq + r0 + t] = softmax_row(row, n);
           std::fill(row + n, row + keys, 0.0f);
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, s.Dv, keys, 1.0f, S.data(),
+        ok &= sgemm(false, false, rows, s.Dv, keys, 1.0f, S.data(),
                     keys, V, s.ldv, 0.0f, O, s.ldo);
       }
     }
+    if (!ok) all_ok = false;
   }
+  AHA_CHECK(all_ok, "attention_forward: sgemm rejected its arguments");
 }
 
 void CpuOps::attention_backward(float* dq, float* dk, float* dv, const float* dout,
@@ -245,8 +261,10 @@ void CpuOps::attention_backward(float* dq, float* dk, float* dv, const float* do
   const int group = s.H / s.Hkv;
   const int T = s.Tq;  // == Tk
   const int BG = s.B * s.Hkv;
+  std::atomic<bool> all_ok{true};
 #pragma omp parallel
   {
+    bool ok = true;
     std::vector<float> P((size_t)kQBlock * T), dP((size_t)kQBlock * T);
 #pragma omp for schedule(static)
     for (int bg = 0; bg < BG; bg++) {
@@ -268,9 +286,9 @@ void CpuOps::attention_backward(float* dq, float* dk, float* dv, const float* do
           const float* dO = dout + ((size_t)b * T + r0) * s.ldo + (size_t)h * s.Dv;
           const float* O = out + ((size_t)b * T + r0) * s.ldo + (size_t)h * s.Dv;
           float* dQ = dq + ((size_t)b * T + r0) * s.ldq + (size_t)h * s.Dk;
-          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, keys, s.Dk, s.scale, Q, s.ldq,
+          ok &= sgemm(false, true, rows, keys, s.Dk, s.scale, Q, s.ldq,
                       K, s.ldk, 0.0f, P.data(), keys);
-          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, keys, s.Dv, 1.0f, dO, s.ldo,
+          ok &= sgemm(false, true, rows, keys, s.Dv, 1.0f, dO, s.ldo,
                       V, s.ldv, 0.0f, dP.data(), keys);
           for (int t = 0; t < rows; t++) {
             float* p = P.data() + (size_t)t * keys;
@@ -286,16 +304,18 @@ void CpuOps::attention_backward(float* dq, float* dk, float* dv, const float* do
             }
             for (int j = n; j < keys; j++) { p[j] = 0.0f; dp[j] = 0.0f; }
           }
-          cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, keys, s.Dv, rows, 1.0f, P.data(), keys,
+          ok &= sgemm(true, false, keys, s.Dv, rows, 1.0f, P.data(), keys,
                       dO, s.ldo, 1.0f, dV, s.ldv);
-          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, s.Dk, keys, 1.0f, dP.data(),
+          ok &= sgemm(false, false, rows, s.Dk, keys, 1.0f, dP.data(),
                       keys, K, s.ldk, 0.0f, dQ, s.ldq);
-          cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, keys, s.Dk, rows, 1.0f, dP.data(), keys,
+          ok &= sgemm(true, false, keys, s.Dk, rows, 1.0f, dP.data(), keys,
                       Q, s.ldq, 1.0f, dK, s.ldk);
         }
       }
     }
+    if (!ok) all_ok = false;
   }
+  AHA_CHECK(all_ok, "attention_backward: sgemm rejected its arguments");
 }
 
 void CpuOps::mla_expand_kv(float* k, float* v, const float* kv, const float* kpe, int N, int H,
