@@ -18,6 +18,7 @@
 
 #include "kernels/cpu/fast.h"
 #include "kernels/cpu/simd.h"
+#include "kernels/cpu/small_gemm.h"
 #include "engine/error.h"
 
 namespace aha::kernels {
@@ -102,6 +103,11 @@ AHA_CLONES float softmax_row(float* s, int n) {
   float inv = 1.0f / sum;
   for (int j = 0; j < n; j++) s[j] *= inv;
   return mx + std::log(sum);
+}
+
+// p[j] = exp(p[j] - l) for j < n (attention probabilities from saved log-sum-exp)
+AHA_CLONES void exp_shifted(float* p, int n, float l) {
+  for (int j = 0; j < n; j++) p[j] = fast_expf(p[j] - l);
 }
 
 AHA_CLONES void adamw_range(float* p, const float* g, float* m, float* v, size_t i0, size_t i1,
@@ -209,47 +215,54 @@ void CpuOps::rope(float* x, int ld, int off, int R, const int* pos, int rows_per
   }
 }
 
-// Causal attention skips the keys a block of queries cannot see: queries are taken
-// in blocks of kQBlock rows, and block [r0, r1) multiplies only against keys
-// [0, Tk - Tq + r1). For T = 256 that is 62% of the full T×T work.
+// Causal attention on the register-blocked small_gemm (small_gemm.h): per (batch, head)
+// the keys and values are transposed once, then queries go in blocks of kQBlock rows;
+// a block multiplies only against the keys it can see, and inside it the tiles above
+// the diagonal are skipped.
 constexpr int kQBlock = 64;
+
+namespace {
+// dst[D, T] = src[T, D] (row stride lds) transposed, so a key block is a row-major operand.
+void transpose(float* dst, const float* src, int T, int D, int lds) {
+  for (int t = 0; t < T; t++)
+    for (int d = 0; d < D; d++) dst[(size_t)d * T + t] = src[(size_t)t * lds + d];
+}
+}  // namespace
 
 void CpuOps::attention_forward(float* out, float* lse, const float* q, const float* k,
                                const float* v, const AttnShape& s) {
-  // Per (batch, head) and query block: S = Q·Kᵀ·scale (one GEMM), causal softmax per
-  // row, O = P·V (one GEMM). The GEMMs run single-threaded inside the parallel loop.
   const int group = s.H / s.Hkv;
   const int BH = s.B * s.H;
-  std::atomic<bool> all_ok{true};
 #pragma omp parallel
   {
-    bool ok = true;
-    std::vector<float> S((size_t)kQBlock * s.Tk);
+    std::vector<float> S((size_t)kQBlock * s.Tk), Kt((size_t)s.Dk * s.Tk);
 #pragma omp for schedule(static)
     for (int bh = 0; bh < BH; bh++) {
       const int b = bh / s.H, h = bh % s.H, g = h / group;
       const float* K = k + (size_t)b * s.Tk * s.ldk + (size_t)g * s.Dk;
       const float* V = v + (size_t)b * s.Tk * s.ldv + (size_t)g * s.Dv;
+      transpose(Kt.data(), K, s.Tk, s.Dk, s.ldk);
       for (int r0 = 0; r0 < s.Tq; r0 += kQBlock) {
         const int rows = std::min(kQBlock, s.Tq - r0);
-        const int keys = s.Tk - s.Tq + r0 + rows;  // keys visible to the block's last query
+        const int c = s.Tk - s.Tq + r0;  // query r0 + i sees keys [0, c + i]
+        const int keys = c + rows;
         const float* Q = q + ((size_t)b * s.Tq + r0) * s.ldq + (size_t)h * s.Dk;
         float* O = out + ((size_t)b * s.Tq + r0) * s.ldo + (size_t)h * s.Dv;
-        ok &= sgemm(false, true, rows, keys, s.Dk, s.scale, Q, s.ldq,
-                    K, s.ldk, 0.0f, S.data(), keys);
+        TileLimits causal;
+        causal.n_end_off = c;
+        small_gemm(rows, keys, s.Dk, s.scale, Q, s.ldq, 1, Kt.data(), s.Tk, S.data(), keys, false, causal);
         for (int t = 0; t < rows; t++) {
-          const int n = s.Tk - s.Tq + r0 + t + 1;  // keys visible to query r0 + t
+          const int n = c + t + 1;
           float* row = S.data() + (size_t)t * keys;
           lse[(size_t)bh * s.Tq + r0 + t] = softmax_row(row, n);
           std::fill(row + n, row + keys, 0.0f);
         }
-        ok &= sgemm(false, false, rows, s.Dv, keys, 1.0f, S.data(),
-                    keys, V, s.ldv, 0.0f, O, s.ldo);
+        TileLimits kc;
+        kc.k_end_off = c;
+        small_gemm(rows, s.Dv, keys, 1.0f, S.data(), keys, 1, V, s.ldv, O, s.ldo, false, kc);
       }
     }
-    if (!ok) all_ok = false;
   }
-  AHA_CHECK(all_ok, "attention_forward: sgemm rejected its arguments");
 }
 
 void CpuOps::attention_backward(float* dq, float* dk, float* dv, const float* dout,
@@ -261,11 +274,10 @@ void CpuOps::attention_backward(float* dq, float* dk, float* dv, const float* do
   const int group = s.H / s.Hkv;
   const int T = s.Tq;  // == Tk
   const int BG = s.B * s.Hkv;
-  std::atomic<bool> all_ok{true};
 #pragma omp parallel
   {
-    bool ok = true;
     std::vector<float> P((size_t)kQBlock * T), dP((size_t)kQBlock * T);
+    std::vector<float> Kt((size_t)s.Dk * T), Vt((size_t)s.Dv * T);
 #pragma omp for schedule(static)
     for (int bg = 0; bg < BG; bg++) {
       const int b = bg / s.Hkv, g = bg % s.Hkv;
@@ -273,6 +285,8 @@ void CpuOps::attention_backward(float* dq, float* dk, float* dv, const float* do
       const float* V = v + (size_t)b * T * s.ldv + (size_t)g * s.Dv;
       float* dK = dk + (size_t)b * T * s.ldk + (size_t)g * s.Dk;
       float* dV = dv + (size_t)b * T * s.ldv + (size_t)g * s.Dv;
+      transpose(Kt.data(), K, T, s.Dk, s.ldk);
+      transpose(Vt.data(), V, T, s.Dv, s.ldv);
       for (int t = 0; t < T; t++) {
         std::fill(dK + (size_t)t * s.ldk, dK + (size_t)t * s.ldk + s.Dk, 0.0f);
         std::fill(dV + (size_t)t * s.ldv, dV + (size_t)t * s.ldv + s.Dv, 0.0f);
@@ -286,10 +300,12 @@ void CpuOps::attention_backward(float* dq, float* dk, float* dv, const float* do
           const float* dO = dout + ((size_t)b * T + r0) * s.ldo + (size_t)h * s.Dv;
           const float* O = out + ((size_t)b * T + r0) * s.ldo + (size_t)h * s.Dv;
           float* dQ = dq + ((size_t)b * T + r0) * s.ldq + (size_t)h * s.Dk;
-          ok &= sgemm(false, true, rows, keys, s.Dk, s.scale, Q, s.ldq,
-                      K, s.ldk, 0.0f, P.data(), keys);
-          ok &= sgemm(false, true, rows, keys, s.Dv, 1.0f, dO, s.ldo,
-                      V, s.ldv, 0.0f, dP.data(), keys);
+          TileLimits ncausal, kend, kbegin;
+          ncausal.n_end_off = r0;   // row i of the block needs columns [0, r0 + i]
+          kend.k_end_off = r0;      // ... and reduces over keys [0, r0 + i]
+          kbegin.k_begin_off = -r0; // key j gets contributions from rows i >= j - r0
+          small_gemm(rows, keys, s.Dk, s.scale, Q, s.ldq, 1, Kt.data(), T, P.data(), keys, false, ncausal);
+          small_gemm(rows, keys, s.Dv, 1.0f, dO, s.ldo, 1, Vt.data(), T, dP.data(), keys, false, ncausal);
           for (int t = 0; t < rows; t++) {
             float* p = P.data() + (size_t)t * keys;
             float* dp = dP.data() + (size_t)t * keys;
@@ -298,24 +314,18 @@ void CpuOps::attention_backward(float* dq, float* dk, float* dv, const float* do
             for (int i = 0; i < s.Dv; i++) doo += dO[(size_t)t * s.ldo + i] * O[(size_t)t * s.ldo + i];
             const float l = L[r0 + t];
             const int n = r0 + t + 1;
-            for (int j = 0; j < n; j++) {
-              p[j] = fast_expf(p[j] - l);
-              dp[j] = p[j] * (dp[j] - doo) * s.scale;
-            }
+            exp_shifted(p, n, l);
+            for (int j = 0; j < n; j++) dp[j] = p[j] * (dp[j] - doo) * s.scale;
             for (int j = n; j < keys; j++) { p[j] = 0.0f; dp[j] = 0.0f; }
           }
-          ok &= sgemm(true, false, keys, s.Dv, rows, 1.0f, P.data(), keys,
-                      dO, s.ldo, 1.0f, dV, s.ldv);
-          ok &= sgemm(false, false, rows, s.Dk, keys, 1.0f, dP.data(),
-                      keys, K, s.ldk, 0.0f, dQ, s.ldq);
-          ok &= sgemm(true, false, keys, s.Dk, rows, 1.0f, dP.data(), keys,
-                      Q, s.ldq, 1.0f, dK, s.ldk);
+          // dV[keys, Dv] += Pᵀ · dO   (A = Pᵀ: element (j, i) at P[i·keys + j])
+          small_gemm(keys, s.Dv, rows, 1.0f, P.data(), 1, keys, dO, s.ldo, dV, s.ldv, true, kbegin);
+          small_gemm(rows, s.Dk, keys, 1.0f, dP.data(), keys, 1, K, s.ldk, dQ, s.ldq, false, kend);
+          small_gemm(keys, s.Dk, rows, 1.0f, dP.data(), 1, keys, Q, s.ldq, dK, s.ldk, true, kbegin);
         }
       }
     }
-    if (!ok) all_ok = false;
   }
-  AHA_CHECK(all_ok, "attention_backward: sgemm rejected its arguments");
 }
 
 void CpuOps::mla_expand_kv(float* k, float* v, const float* kv, const float* kpe, int N, int H,
