@@ -15,9 +15,17 @@ double learning_rate(const TrainConfig& t, int step) {
 }
 
 double AdamW::step(kernels::Ops& ops, Params& p, const TrainConfig& tc, double lr) {
+  if (segments_.empty())
+    for (const ParamInfo& info : p.infos) {
+      if (!info.trainable) continue;
+      Segment* last = segments_.empty() ? nullptr : &segments_.back();
+      if (last && last->decay == info.decay && last->offset + last->numel == info.offset)
+        last->numel += info.numel;
+      else
+        segments_.push_back({info.offset, info.numel, info.decay});
+    }
   double ss = 0.0;
-  for (const ParamInfo& info : p.infos)
-    if (info.trainable) ss += ops.sumsq(p.g(info.offset), info.numel);
+  for (const Segment& sg : segments_) ss += ops.sumsq(p.g(sg.offset), sg.numel);
   const double norm = std::sqrt(ss);
   if (!std::isfinite(norm))
     throw NumericError("gradient norm is not finite; the step was skipped and the weights kept");
@@ -25,12 +33,10 @@ double AdamW::step(kernels::Ops& ops, Params& p, const TrainConfig& tc, double l
   t++;
   const float bc1 = 1.0f - (float)std::pow(tc.beta1, (double)t);
   const float bc2 = 1.0f - (float)std::pow(tc.beta2, (double)t);
-  for (const ParamInfo& info : p.infos) {
-    if (!info.trainable) continue;
-    ops.adamw(p.w(info.offset), p.g(info.offset), m.data() + info.offset, v.data() + info.offset, info.numel,
-              (float)lr, (float)tc.beta1, (float)tc.beta2, (float)tc.adam_eps,
-              info.decay ? (float)tc.weight_decay : 0.0f, bc1, bc2, clip);
-  }
+  for (const Segment& sg : segments_)
+    ops.adamw(p.w(sg.offset), p.g(sg.offset), m.data() + sg.offset, v.data() + sg.offset,
+              sg.numel, (float)lr, (float)tc.beta1, (float)tc.beta2, (float)tc.adam_eps,
+              sg.decay ? (float)tc.weight_decay : 0.0f, bc1, bc2, clip);
   return norm;
 }
 

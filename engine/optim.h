@@ -22,6 +22,12 @@ class AdamW {
 
   std::vector<float> m, v;  // first and second moments, one per weight
   int64_t t = 0;            // updates done
+
+ private:
+  // Runs of neighbouring tensors with the same treatment (decay or not), so the update is
+  // a few long loops instead of one call per tensor.
+  struct Segment { size_t offset, numel; bool decay; };
+  std::vector<Segment> segments_;
 };
 
 }  // namespace aha

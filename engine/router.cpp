@@ -23,10 +23,14 @@ void route_forward(const ModelConfig& c, RouterActs& r, const float* bias, int B
   const bool sigmoid = c.scoring_func == "sigmoid";
   ensure(r.scores, (size_t)N * E); ensure(r.gate, (size_t)N * K); ensure(r.f, (size_t)B * E);
   r.topk.resize((size_t)N * K);
+
+  // tokens are independent: one parallel loop, per-thread scratch
+#pragma omp parallel
+  {
   std::vector<float> biased(E), gscore(G);
   std::vector<int> order(std::max(E, G));
   std::vector<char> eligible(E);
-
+#pragma omp for schedule(static)
   for (int n = 0; n < N; n++) {
     const float* l = r.logits.data() + (size_t)n * E;
     float* s = r.scores.data() + (size_t)n * E;
@@ -69,6 +73,7 @@ void route_forward(const ModelConfig& c, RouterActs& r, const float* bias, int B
     const float norm = c.norm_topk_prob ? 1.0f / (sum + 1e-20f) : 1.0f;
     for (int k = 0; k < K; k++) gv[k] *= norm * (float)c.routed_scaling_factor;
   }
+  }  // omp parallel
 
   // balance loss, per sequence
   r.balance_loss = 0.0;
@@ -97,7 +102,10 @@ void route_backward(const ModelConfig& c, RouterActs& r, int B, int T, double ba
   const bool sigmoid = c.scoring_func == "sigmoid";
   const float scaling = (float)c.routed_scaling_factor;
   ensure(r.dlogits, (size_t)N * E);
+#pragma omp parallel
+  {
   std::vector<double> ds(E);
+#pragma omp for schedule(static)
   for (int n = 0; n < N; n++) {
     const float* s = r.scores.data() + (size_t)n * E;
     const int32_t* idx = r.topk.data() + (size_t)n * K;
@@ -130,6 +138,7 @@ void route_backward(const ModelConfig& c, RouterActs& r, int B, int T, double ba
       for (int e = 0; e < E; e++) dl[e] = (float)(s[e] * (ds[e] - dot));
     }
   }
+  }  // omp parallel
 }
 
 }  // namespace aha

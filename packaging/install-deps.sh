@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs every Debian 12 package the build and the tests need.
 # Non-interactive and idempotent: packages already present are left as they are.
-# Optional: --with-torch also installs the PyTorch peer for tests/bench/ (not needed by the tests).
+# Optional: --with-bench also installs what tests/bench/ needs (the PyTorch peer, and
+# OpenBLAS and BLIS for the GEMM library comparison); the tests do not need them.
 set -euo pipefail
 pkgs=(
   cmake ninja-build g++ clang pkg-config
@@ -9,7 +10,12 @@ pkgs=(
   libgtest-dev libgmock-dev
   libdnnl-dev
 )
-if [[ "${1:-}" == "--with-torch" ]]; then pkgs+=(python3-torch libopenblas0-pthread); fi
+if [[ "${1:-}" == "--with-bench" ]]; then
+  pkgs+=(python3-torch libopenblas0-pthread libopenblas-openmp-dev libblis-dev)
+elif [[ -n "${1:-}" ]]; then
+  echo "install-deps: unknown option '$1' (the only option is --with-bench)" >&2
+  exit 2
+fi
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
