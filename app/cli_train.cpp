@@ -52,20 +52,25 @@ void add_init(CLI::App& app) {
 
 void add_train(CLI::App& app) {
   auto* cmd = app.add_subcommand("train", "Train a model (pretraining) with a terminal progress bar");
-  static std::string source, run_dir, resume;
+  static std::string source, run_dir, resume, data;
   static int steps = 0;
   cmd->add_option("config", source, "Preset name (e.g. tiny) or TOML file");
   cmd->add_option("--run-dir", run_dir, "Where checkpoints go (default runs/<name>-<time>)");
   cmd->add_option("--steps", steps, "Override train.steps")->check(CLI::PositiveNumber);
   cmd->add_option("--resume-from", resume, "Continue from a checkpoint directory written by a run");
+  cmd->add_option("--data", data, "Train on this UTF-8 text file (overrides data.source)");
   cmd->callback([] {
     if (source.empty() && resume.empty()) throw InvalidArgument("train: give a preset or config file (e.g. `aha train tiny`)");
     RunConfig cfg = source.empty() ? read_checkpoint_config(resume) : load_config(source);
     if (steps > 0) {
       cfg.train.steps = steps;
       cfg.train.warmup_steps = std::min(cfg.train.warmup_steps, steps);
-      validate(cfg);
     }
+    if (!data.empty()) {
+      if (!fs::is_regular_file(data)) throw IoError("--data: '" + data + "' is not a readable file");
+      cfg.data.source = data;
+    }
+    validate(cfg);
     if (run_dir.empty()) run_dir = default_run_dir(cfg.name);
     fs::create_directories(run_dir);
     spdlog::info("run '{}' → {}", cfg.name, run_dir);

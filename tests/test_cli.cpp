@@ -98,3 +98,36 @@ TEST(Cli, BadInputFailsClearlyAndWritesNothing) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Cli, ResumeFromACheckpointContinuesToTheTotalSteps) {
+  Tmp t;
+  Result r = run("train micro --steps 4 --run-dir " + (t.p / "a").string());
+  ASSERT_EQ(r.code, 0) << r.out;
+  const std::string ck = (t.p / "a" / "checkpoints" / "pretrain_step000004").string();
+  r = run("train --resume-from " + ck + " --steps 6 --run-dir " + (t.p / "b").string());
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_TRUE(fs::exists(t.p / "b" / "checkpoints" / "pretrain_step000006")) << r.out;
+  EXPECT_NE(r.out.find("finished: 6 steps"), std::string::npos) << r.out;
+}
+
+TEST(Cli, TrainsOnATextFile) {
+  Tmp t;
+  {
+    std::ofstream f(t.p / "corpus.txt");
+    for (int i = 0; i < 400; i++) f << "the quick brown fox " << i << " jumps over the lazy dog\n";
+  }
+  Result r = run("train micro --steps 2 --data " + (t.p / "corpus.txt").string() + " --run-dir " + (t.p / "r").string());
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("corpus.txt"), std::string::npos) << "the log names the data: " << r.out;
+  std::ofstream(t.p / "short.txt") << "too short";
+  r = run("train micro --steps 2 --data " + (t.p / "short.txt").string() + " --run-dir " + (t.p / "r2").string());
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("fewer than one sequence"), std::string::npos) << r.out;
+  r = run("train micro --data " + (t.p / "missing.txt").string());
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("missing.txt"), std::string::npos) << r.out;
+}
+
+}  // namespace
