@@ -4,6 +4,12 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <cerrno>
+#include <climits>
+#include <cstdio>
+#include <cstring>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include "engine/error.h"
 #include "engine/safetensors.h"
@@ -15,11 +21,22 @@ using nlohmann::json;
 
 namespace {
 
+// Writes and fsyncs, so a checkpoint that is renamed into place holds its text files.
 void write_text(const fs::path& p, const std::string& text) {
-  std::ofstream out(p, std::ios::binary);
-  out << text;
-  out.flush();
-  if (!out) throw IoError("cannot write '" + p.string() + "'");
+  FILE* f = std::fopen(p.c_str(), "wb");
+  if (!f) throw IoError("cannot write '" + p.string() + "': " + std::strerror(errno));
+  const bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size() && std::fflush(f) == 0 &&
+                  ::fsync(::fileno(f)) == 0;
+  const int err = errno;
+  if (std::fclose(f) != 0 || !ok) throw IoError("cannot write '" + p.string() + "': " + std::strerror(err));
+}
+
+// A directory path without a trailing separator ("ck/" → "ck"), so that sibling names
+// such as "ck.partial" are siblings and not children.
+fs::path clean_dir(const std::string& dir) {
+  fs::path p = fs::path(dir).lexically_normal();
+  if (!p.has_filename() && p.has_parent_path()) p = p.parent_path();
+  return p;
 }
 
 std::string read_text(const fs::path& p) {
@@ -94,7 +111,9 @@ ModelConfig read_hf_config(const std::string& path) {
   auto get_int = [&](const char* k, int& dst) {
     if (!j.contains(k)) throw FormatError(path + ": missing key '" + std::string(k) + "'");
     if (!j[k].is_number_integer()) throw FormatError(path + ": key '" + std::string(k) + "' must be an integer");
-    dst = j[k].get<int>();
+    const int64_t v = j[k].get<int64_t>();
+    if (v < INT32_MIN || v > INT32_MAX) throw FormatError(path + ": key '" + std::string(k) + "' is out of range");
+    dst = (int)v;
   };
   auto get_num = [&](const char* k, double& dst) {
     if (!j.contains(k)) throw FormatError(path + ": missing key '" + std::string(k) + "'");
@@ -157,9 +176,13 @@ RunConfig read_checkpoint_config(const std::string& dir) {
 
 void save_checkpoint(const std::string& dir, const RunConfig& cfg, const Model& model,
                      const AdamW* opt, const TrainState* state) {
-  const fs::path target(dir);
+  const fs::path target = clean_dir(dir);
   const fs::path tmp = target.string() + ".partial";
+  const fs::path old = target.string() + ".old";
   std::error_code ec;
+  // A save that died between its two renames left only "<dir>.old": that is the last
+  // complete copy, so put it back before anything else.
+  if (!fs::exists(target) && fs::exists(old)) fs::rename(old, target, ec);
   fs::remove_all(tmp, ec);
   fs::create_directories(tmp, ec);
   if (ec) throw IoError("cannot create checkpoint directory '" + tmp.string() + "': " + ec.message());
@@ -189,12 +212,28 @@ void save_checkpoint(const std::string& dir, const RunConfig& cfg, const Model& 
     fs::remove_all(tmp, ec);
     throw;
   }
-  // swap into place: an existing checkpoint of the same name is replaced only now
-  const fs::path old = target.string() + ".old";
+  // Swap into place: an existing checkpoint of the same name is replaced only now, and is
+  // kept as "<dir>.old" until the new one is in place (restored above after a crash).
   fs::remove_all(old, ec);
-  if (fs::exists(target)) fs::rename(target, old, ec);
+  const bool had_target = fs::exists(target);
+  if (had_target) {
+    fs::rename(target, old, ec);
+    if (ec) {
+      fs::remove_all(tmp, ec);
+      throw IoError("cannot replace checkpoint '" + target.string() + "': " + ec.message());
+    }
+  }
   fs::rename(tmp, target, ec);
-  if (ec) throw IoError("cannot move checkpoint into '" + target.string() + "': " + ec.message());
+  if (ec) {
+    const std::string msg = ec.message();
+    if (had_target) fs::rename(old, target, ec);  // roll back to the previous checkpoint
+    fs::remove_all(tmp, ec);
+    throw IoError("cannot move checkpoint into '" + target.string() + "': " + msg);
+  }
+  if (int fd = ::open(target.parent_path().empty() ? "." : target.parent_path().c_str(), O_RDONLY); fd >= 0) {
+    ::fsync(fd);  // make the renames durable
+    ::close(fd);
+  }
   fs::remove_all(old, ec);
 }
 
@@ -231,13 +270,21 @@ void load_optimizer(const std::string& dir, const Model& model, AdamW& opt, Trai
     if (it == f.metadata().end()) throw FormatError(path + ": metadata key '" + k + "' missing");
     return it->second;
   };
-  try {
-    opt.t = std::stoll(meta("adam_t"));
-    state.step = std::stoll(meta("step"));
-    for (int i = 0; i < 4; i++) state.rng[i] = std::stoull(meta("rng" + std::to_string(i)));
-  } catch (const std::logic_error&) {
-    throw FormatError(path + ": metadata values must be integers");
-  }
+  auto number = [&](const std::string& k) -> uint64_t {
+    const std::string v = meta(k);
+    if (v.empty() || v.size() > 20 || v.find_first_not_of("0123456789") != std::string::npos)
+      throw FormatError(path + ": metadata '" + k + "' must be a non-negative integer, got '" + v + "'");
+    try {
+      return std::stoull(v);
+    } catch (const std::logic_error&) {
+      throw FormatError(path + ": metadata '" + k + "' is out of range");
+    }
+  };
+  opt.t = (int64_t)number("adam_t");
+  state.step = (int64_t)number("step");
+  for (int i = 0; i < 4; i++) state.rng[i] = number("rng" + std::to_string(i));
+  if (opt.t < 0 || state.step < 0 || (state.rng[0] | state.rng[1] | state.rng[2] | state.rng[3]) == 0)
+    throw FormatError(path + ": optimizer state is not valid (negative counts or an all-zero RNG state)");
 }
 
 }  // namespace aha

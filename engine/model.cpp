@@ -120,8 +120,11 @@ LossParts Model::run(const Batch& bt, float loss_scale, bool backward) {
     throw InvalidArgument("batch: sequence length " + std::to_string(T) + " exceeds max_position_embeddings " +
                           std::to_string(c.max_position_embeddings));
   for (int n = 0; n < N; n++) {
-    if (bt.inputs[n] < 0 || bt.inputs[n] >= V || bt.targets[n] >= V)
-      throw InvalidArgument("batch: token id out of range [0, " + std::to_string(V) + ") at position " + std::to_string(n));
+    if (bt.inputs[n] < 0 || bt.inputs[n] >= V || bt.targets[n] >= V || (bt.targets[n] < 0 && bt.mask[n] != 0.0f))
+      throw InvalidArgument("batch: token id out of range [0, " + std::to_string(V) + ") at position " +
+                            std::to_string(n) + " (a negative target needs mask 0)");
+    if (!(bt.mask[n] >= 0.0f) || !std::isfinite(bt.mask[n]))
+      throw InvalidArgument("batch: mask at position " + std::to_string(n) + " must be finite and >= 0");
   }
   pos_.resize(N);
   for (int n = 0; n < N; n++) pos_[n] = n % T;
@@ -244,11 +247,14 @@ void Model::logits(const int32_t* tokens, int B, int T, AttnPath path, std::vect
   for (int n = 0; n < N; n++) pos_[n] = n % T;
   for (auto& x : xs_) ensure(x, (size_t)N * d);
   std::vector<int32_t> tok(tokens, tokens + N);
+  // inference must not count towards the balancing loads: keep those of training
+  std::vector<std::vector<int64_t>> kept;
+  for (int l = 0; l < L; l++) kept.push_back(blocks_acts_[l].moe.load);
   ops_.gather_rows(xs_[0].data(), params.w(embed_), tok.data(), nullptr, N, d);
   for (int l = 0; l < L; l++)
     block_forward(ops_, c, params, blocks_[l], blocks_acts_[l], xs_[l + 1].data(), xs_[l].data(),
                   pos_.data(), B, T, path);
-  reset_expert_load();  // inference does not count towards the balancing loads
+  for (int l = 0; l < L; l++) blocks_acts_[l].moe.load = kept[l];
   ensure(hn_, (size_t)N * d); ensure(hn_rstd_, N);
   out.resize((size_t)N * V);
   ops_.rmsnorm_forward(hn_.data(), hn_rstd_.data(), xs_[L].data(), params.w(norm_), N, d, (float)c.rms_norm_eps);

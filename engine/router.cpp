@@ -8,6 +8,8 @@
 // auxiliary-loss-free rule after each step, Model::update_router_bias).
 // Complementary sequence-wise balance loss (eq. 17-20):
 //   L = α · mean_b Σ_i f_i P_i,  f_i = E/(K·T) · #{t : i ∈ TopK_t},  P_i = mean_t s_{i,t}/Σ_j s_{j,t}
+#include <omp.h>
+
 #include <algorithm>
 #include <cmath>
 #include <numeric>
@@ -17,6 +19,19 @@
 
 namespace aha {
 
+namespace {
+// Stable sort of a few indices (E experts or G groups) without allocating.
+template <class Less>
+void insertion_sort(int* a, int n, Less less) {
+  for (int i = 1; i < n; i++) {
+    const int x = a[i];
+    int j = i - 1;
+    while (j >= 0 && less(x, a[j])) { a[j + 1] = a[j]; j--; }
+    a[j + 1] = x;
+  }
+}
+}  // namespace
+
 void route_forward(const ModelConfig& c, RouterActs& r, const float* bias, int B, int T) {
   const int N = B * T, E = c.n_routed_experts, K = c.num_experts_per_tok;
   const int G = c.n_group, per = E / G, TG = c.topk_group;
@@ -24,12 +39,19 @@ void route_forward(const ModelConfig& c, RouterActs& r, const float* bias, int B
   ensure(r.scores, (size_t)N * E); ensure(r.gate, (size_t)N * K); ensure(r.f, (size_t)B * E);
   r.topk.resize((size_t)N * K);
 
-  // tokens are independent: one parallel loop, per-thread scratch
-#pragma omp parallel
+  // Tokens are independent: one parallel loop. Per-thread scratch is allocated before the
+  // region (an exception inside one would terminate the process).
+  const int nt = omp_get_max_threads(), W = std::max(E, G);
+  std::vector<float> biased_all((size_t)E * nt), gscore_all((size_t)G * nt);
+  std::vector<int> order_all((size_t)W * nt);
+  std::vector<char> eligible_all((size_t)E * nt);
+#pragma omp parallel num_threads(nt)
   {
-  std::vector<float> biased(E), gscore(G);
-  std::vector<int> order(std::max(E, G));
-  std::vector<char> eligible(E);
+  const int th = omp_get_thread_num();
+  float* biased = biased_all.data() + (size_t)E * th;
+  float* gscore = gscore_all.data() + (size_t)G * th;
+  int* order = order_all.data() + (size_t)W * th;
+  char* eligible = eligible_all.data() + (size_t)E * th;
 #pragma omp for schedule(static)
   for (int n = 0; n < N; n++) {
     const float* l = r.logits.data() + (size_t)n * E;
@@ -44,7 +66,7 @@ void route_forward(const ModelConfig& c, RouterActs& r, const float* bias, int B
     for (int e = 0; e < E; e++) biased[e] = s[e] + bias[e];
 
     // group limit
-    std::fill(eligible.begin(), eligible.end(), 1);
+    std::fill(eligible, eligible + E, 1);
     if (G > 1) {
       for (int g = 0; g < G; g++) {
         float a = -INFINITY, b = -INFINITY;  // the two largest biased scores of the group
@@ -53,16 +75,16 @@ void route_forward(const ModelConfig& c, RouterActs& r, const float* bias, int B
         }
         gscore[g] = a + b;
       }
-      std::iota(order.begin(), order.begin() + G, 0);
-      std::stable_sort(order.begin(), order.begin() + G,
-                       [&](int x, int y) { return gscore[x] > gscore[y]; });
-      std::fill(eligible.begin(), eligible.end(), 0);
+      std::iota(order, order + G, 0);
+      // insertion sort: stable, allocation-free (std::stable_sort may allocate)
+      insertion_sort(order, G, [&](int x, int y) { return gscore[x] > gscore[y]; });
+      std::fill(eligible, eligible + E, 0);
       for (int i = 0; i < TG; i++)
         for (int e = order[i] * per; e < (order[i] + 1) * per; e++) eligible[e] = 1;
     }
     // top-K among eligible experts by biased score (ties: lower index first)
-    std::iota(order.begin(), order.begin() + E, 0);
-    std::stable_sort(order.begin(), order.begin() + E, [&](int x, int y) {
+    std::iota(order, order + E, 0);
+    insertion_sort(order, E, [&](int x, int y) {
       if (eligible[x] != eligible[y]) return eligible[x] > eligible[y];
       return biased[x] > biased[y];
     });
@@ -102,15 +124,17 @@ void route_backward(const ModelConfig& c, RouterActs& r, int B, int T, double ba
   const bool sigmoid = c.scoring_func == "sigmoid";
   const float scaling = (float)c.routed_scaling_factor;
   ensure(r.dlogits, (size_t)N * E);
-#pragma omp parallel
+  const int nt = omp_get_max_threads();
+  std::vector<double> ds_all((size_t)E * nt);  // outside the region: no throw inside it
+#pragma omp parallel num_threads(nt)
   {
-  std::vector<double> ds(E);
+  double* ds = ds_all.data() + (size_t)E * omp_get_thread_num();
 #pragma omp for schedule(static)
   for (int n = 0; n < N; n++) {
     const float* s = r.scores.data() + (size_t)n * E;
     const int32_t* idx = r.topk.data() + (size_t)n * K;
     const float* dg = r.dgate.data() + (size_t)n * K;
-    std::fill(ds.begin(), ds.end(), 0.0);
+    std::fill(ds, ds + E, 0.0);
     // gate g_k = scaling · s_k / S (S = Σ_j s_j over the chosen), or scaling · s_k
     if (c.norm_topk_prob) {
       double S = 0.0, dot = 0.0;

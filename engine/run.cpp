@@ -114,7 +114,6 @@ void PretrainStage::restore(const std::string& dir) {
 
 Run::Run(RunConfig cfg, std::string run_dir, std::string resume_from)
     : cfg_(std::move(cfg)), run_dir_(std::move(run_dir)) {
-  if (cfg_.train.threads > 0) omp_set_num_threads(cfg_.train.threads);
   model_ = std::make_unique<Model>(cfg_.model, kernels::cpu_ops());
   model_->init_weights(cfg_.train.seed);
   auto stage = std::make_unique<PretrainStage>(cfg_, *model_, kernels::cpu_ops());
@@ -137,17 +136,27 @@ void Run::emit(Event::Kind k, const Stage* s, std::map<std::string, double> m, s
   events_.push(std::move(e));
 }
 
-std::string Run::last_checkpoint() const { return last_ckpt_; }
+std::string Run::last_checkpoint() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return last_ckpt_;
+}
 
 void Run::start() {
-  if (worker_.joinable()) throw InvalidArgument("run already started");
-  status_ = RunStatus::Running;
+  claim_start();
   worker_ = std::thread([this] { body(); });
 }
 
 void Run::run_blocking() {
-  status_ = RunStatus::Running;
+  claim_start();
   body();
+}
+
+void Run::claim_start() {
+  RunStatus expected = RunStatus::Created;
+  if (!status_.compare_exchange_strong(expected, RunStatus::Running))
+    throw InvalidArgument(std::string("a run starts once; this one is ") + run_status_name(expected));
+  std::lock_guard<std::mutex> lock(mu_);
+  stop_ = false;  // a stop() before the start does not cancel the run
 }
 
 void Run::pause() { pause_ = true; }
@@ -164,6 +173,8 @@ void Run::wait() {
 }
 
 void Run::body() {
+  // OpenMP's thread count is per calling thread: set it here, on the thread that trains.
+  if (cfg_.train.threads > 0) omp_set_num_threads(cfg_.train.threads);
   t0_ = std::chrono::steady_clock::now();
   Stage* cur = nullptr;
   auto checkpoint = [&](Stage* s) {
@@ -173,7 +184,10 @@ void Run::body() {
     const std::string dir = (fs::path(run_dir_) / "checkpoints" / name).string();
     fs::create_directories(fs::path(run_dir_) / "checkpoints");
     s->save(dir);
-    last_ckpt_ = dir;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      last_ckpt_ = dir;
+    }
     emit(Event::Kind::Checkpoint, s, {}, dir);
   };
   try {

@@ -67,7 +67,7 @@ class Run {
   // run_dir: where checkpoints go ("" = none). resume_from: a checkpoint to continue.
   Run(RunConfig cfg, std::string run_dir, std::string resume_from = "");
   ~Run();
-  void start();                  // runs the stages on a worker thread
+  void start();                  // runs the stages on a worker thread (once per Run)
   void pause();
   void resume();
   void stop();                   // finishes the current step, saves, then stops
@@ -81,6 +81,7 @@ class Run {
 
  private:
   void body();
+  void claim_start();  // Created → Running, or InvalidArgument
   void emit(Event::Kind k, const Stage* s, std::map<std::string, double> m = {}, std::string msg = "");
 
   RunConfig cfg_;
@@ -91,7 +92,7 @@ class Run {
   std::thread worker_;
   std::atomic<RunStatus> status_{RunStatus::Created};
   std::atomic<bool> stop_{false}, pause_{false};
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable cv_;
   std::chrono::steady_clock::time_point t0_;
   std::string last_ckpt_;

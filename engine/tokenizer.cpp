@@ -63,8 +63,12 @@ void Tokenizer::check_json(const std::string& text, const std::string& origin) {
   } catch (const std::exception& e) {
     throw FormatError(origin + ": not valid JSON: " + e.what());
   }
-  if (!j.is_object() || j.value("type", "") != "aha-byte" || j.value("byte_offset", -1) != kByteOffset ||
-      j.value("vocab_size", -1) != kSize || j.value("specials", std::vector<std::string>{}) != specials())
+  // Compare JSON values, never convert them: a wrong type is a mismatch, not an exception.
+  const bool ok = j.is_object() && j.contains("type") && j["type"] == "aha-byte" &&
+                  j.contains("byte_offset") && j["byte_offset"] == kByteOffset &&
+                  j.contains("vocab_size") && j["vocab_size"] == kSize && j.contains("specials") &&
+                  j["specials"] == nlohmann::json(specials());
+  if (!ok)
     throw FormatError(origin + ": tokenizer is not the byte-level tokenizer of this build "
                                "(type aha-byte, 8 specials, 264 tokens)");
 }

@@ -13,6 +13,7 @@
 #include "engine/model.h"
 #include "engine/run.h"
 #include "engine/safetensors.h"
+#include "engine/tokenizer.h"
 
 namespace aha {
 namespace {
@@ -314,6 +315,91 @@ TEST(Training, GradientAccumulationMatchesOneLargeBatch) {
   }
   EXPECT_LT(std::sqrt(num / den), 1e-5);
   EXPECT_GT(den, 0.0);
+}
+
+}  // namespace
+}  // namespace aha
+
+namespace aha {
+namespace {
+
+TEST(Checkpoint, TrailingSlashAndReplacingKeepOneCompleteCopy) {
+  TempDir tmp;
+  RunConfig cfg = load_config("micro");
+  Model a(cfg.model, kernels::cpu_ops());
+  a.init_weights(1);
+  const std::string dir = (tmp.path / "ck").string() + "/";
+  save_checkpoint(dir, cfg, a);
+  a.init_weights(2);
+  save_checkpoint(dir, cfg, a);  // replaces the first
+  Model b(cfg.model, kernels::cpu_ops());
+  load_weights(dir, b);
+  EXPECT_EQ(a.params.weights, b.params.weights);
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(tmp.path)) names.push_back(e.path().filename().string());
+  EXPECT_EQ(names, std::vector<std::string>{"ck"}) << "no .partial or .old left behind";
+  // a save that died between its renames left only ck.old: the next save of ck puts it
+  // back first, then replaces it, and leaves one complete copy
+  fs::rename(tmp.path / "ck", tmp.path / "ck.old");
+  a.init_weights(3);
+  save_checkpoint(dir, cfg, a);
+  load_weights(dir, b);
+  EXPECT_EQ(a.params.weights, b.params.weights);
+  names.clear();
+  for (const auto& e : fs::directory_iterator(tmp.path)) names.push_back(e.path().filename().string());
+  EXPECT_EQ(names, std::vector<std::string>{"ck"});
+}
+
+TEST(Checkpoint, MalformedTokenizerJsonIsAFormatError) {
+  for (const char* bad : {"{\"type\": 5}", "{\"type\": \"aha-byte\", \"specials\": 3}", "[]", "not json"}) {
+    EXPECT_THROW(Tokenizer::check_json(bad, "tokenizer.json"), FormatError) << bad;
+  }
+  EXPECT_NO_THROW(Tokenizer::check_json(Tokenizer().to_json(), "tokenizer.json"));
+}
+
+TEST(Batch, NegativeTargetMustBeMasked) {
+  RunConfig cfg = load_config("micro");
+  Model m(cfg.model, kernels::cpu_ops());
+  m.init_weights(1);
+  Batch b;
+  b.B = 1; b.T = 4;
+  b.inputs = {1, 2, 3, 4}; b.targets = {2, 3, -1, 5}; b.mask = {1, 1, 1, 1};
+  EXPECT_THROW(m.forward_loss(b), InvalidArgument);
+  b.mask[2] = 0.0f;
+  EXPECT_NO_THROW(m.forward_loss(b));
+}
+
+TEST(RunApi, StartsOnceAndAStopBeforeStartDoesNotCancel) {
+  RunConfig cfg = load_config("micro");
+  cfg.train.steps = 2;
+  cfg.train.warmup_steps = 1;
+  aha::Run run(cfg, "");
+  run.stop();
+  run.run_blocking();
+  EXPECT_EQ(run.status(), RunStatus::Finished);
+  EXPECT_THROW(run.run_blocking(), InvalidArgument);
+  EXPECT_THROW(run.start(), InvalidArgument);
+}
+
+TEST(RunApi, PauseResumeAndStopFromAnotherThread) {
+  TempDir tmp;
+  RunConfig cfg = load_config("micro");
+  cfg.train.steps = 1000;
+  aha::Run run(cfg, tmp.path.string());
+  run.start();
+  bool paused = false, resumed = false, stopped = false;
+  int steps_after_pause = 0;
+  while (auto e = run.events().pop(std::chrono::seconds(30))) {
+    if (e->kind == Event::Kind::Step && e->step == 3) run.pause();
+    if (e->kind == Event::Kind::Paused) { paused = true; EXPECT_EQ(run.status(), RunStatus::Paused); run.resume(); }
+    if (e->kind == Event::Kind::Resumed) resumed = true;
+    if (e->kind == Event::Kind::Step && resumed && ++steps_after_pause == 2) run.stop();
+    if (e->kind == Event::Kind::Stopped) { stopped = true; break; }
+  }
+  run.wait();
+  EXPECT_TRUE(paused && resumed && stopped);
+  EXPECT_EQ(run.status(), RunStatus::Stopped);
+  EXPECT_TRUE(fs::exists(fs::path(run.last_checkpoint()) / "optimizer.safetensors")) << "stop saves a checkpoint";
 }
 
 }  // namespace

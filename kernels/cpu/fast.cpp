@@ -236,15 +236,21 @@ void CpuOps::attention_forward(float* out, float* lse, const float* q, const flo
                                const float* v, const AttnShape& s) {
   const int group = s.H / s.Hkv;
   const int BH = s.B * s.H;
-#pragma omp parallel
+  // Scratch is allocated before the parallel region: an exception (bad_alloc) thrown
+  // inside one would terminate the process.
+  const int nt = omp_get_max_threads();
+  const size_t per = (size_t)kQBlock * s.Tk + (size_t)s.Dk * s.Tk;
+  std::vector<float> scratch(per * nt);
+#pragma omp parallel num_threads(nt)
   {
-    std::vector<float> S((size_t)kQBlock * s.Tk), Kt((size_t)s.Dk * s.Tk);
+    float* S = scratch.data() + per * omp_get_thread_num();
+    float* Kt = S + (size_t)kQBlock * s.Tk;
 #pragma omp for schedule(static)
     for (int bh = 0; bh < BH; bh++) {
       const int b = bh / s.H, h = bh % s.H, g = h / group;
       const float* K = k + (size_t)b * s.Tk * s.ldk + (size_t)g * s.Dk;
       const float* V = v + (size_t)b * s.Tk * s.ldv + (size_t)g * s.Dv;
-      transpose(Kt.data(), K, s.Tk, s.Dk, s.ldk);
+      transpose(Kt, K, s.Tk, s.Dk, s.ldk);
       for (int r0 = 0; r0 < s.Tq; r0 += kQBlock) {
         const int rows = std::min(kQBlock, s.Tq - r0);
         const int c = s.Tk - s.Tq + r0;  // query r0 + i sees keys [0, c + i]
@@ -253,16 +259,16 @@ void CpuOps::attention_forward(float* out, float* lse, const float* q, const flo
         float* O = out + ((size_t)b * s.Tq + r0) * s.ldo + (size_t)h * s.Dv;
         TileLimits causal;
         causal.n_end_off = c;
-        small_gemm(rows, keys, s.Dk, s.scale, Q, s.ldq, 1, Kt.data(), s.Tk, S.data(), keys, false, causal);
+        small_gemm(rows, keys, s.Dk, s.scale, Q, s.ldq, 1, Kt, s.Tk, S, keys, false, causal);
         for (int t = 0; t < rows; t++) {
           const int n = c + t + 1;
-          float* row = S.data() + (size_t)t * keys;
+          float* row = S + (size_t)t * keys;
           lse[(size_t)bh * s.Tq + r0 + t] = softmax_row(row, n);
           std::fill(row + n, row + keys, 0.0f);
         }
         TileLimits kc;
         kc.k_end_off = c;
-        small_gemm(rows, s.Dv, keys, 1.0f, S.data(), keys, 1, V, s.ldv, O, s.ldo, false, kc);
+        small_gemm(rows, s.Dv, keys, 1.0f, S, keys, 1, V, s.ldv, O, s.ldo, false, kc);
       }
     }
   }
@@ -277,10 +283,15 @@ void CpuOps::attention_backward(float* dq, float* dk, float* dv, const float* do
   const int group = s.H / s.Hkv;
   const int T = s.Tq;  // == Tk
   const int BG = s.B * s.Hkv;
-#pragma omp parallel
+  const int nt = omp_get_max_threads();
+  const size_t per = 2 * (size_t)kQBlock * T + (size_t)(s.Dk + s.Dv) * T;
+  std::vector<float> scratch(per * nt);  // allocated outside the parallel region (see forward)
+#pragma omp parallel num_threads(nt)
   {
-    std::vector<float> P((size_t)kQBlock * T), dP((size_t)kQBlock * T);
-    std::vector<float> Kt((size_t)s.Dk * T), Vt((size_t)s.Dv * T);
+    float* P = scratch.data() + per * omp_get_thread_num();
+    float* dP = P + (size_t)kQBlock * T;
+    float* Kt = dP + (size_t)kQBlock * T;
+    float* Vt = Kt + (size_t)s.Dk * T;
 #pragma omp for schedule(static)
     for (int bg = 0; bg < BG; bg++) {
       const int b = bg / s.Hkv, g = bg % s.Hkv;
@@ -288,8 +299,8 @@ void CpuOps::attention_backward(float* dq, float* dk, float* dv, const float* do
       const float* V = v + (size_t)b * T * s.ldv + (size_t)g * s.Dv;
       float* dK = dk + (size_t)b * T * s.ldk + (size_t)g * s.Dk;
       float* dV = dv + (size_t)b * T * s.ldv + (size_t)g * s.Dv;
-      transpose(Kt.data(), K, T, s.Dk, s.ldk);
-      transpose(Vt.data(), V, T, s.Dv, s.ldv);
+      transpose(Kt, K, T, s.Dk, s.ldk);
+      transpose(Vt, V, T, s.Dv, s.ldv);
       for (int t = 0; t < T; t++) {
         std::fill(dK + (size_t)t * s.ldk, dK + (size_t)t * s.ldk + s.Dk, 0.0f);
         std::fill(dV + (size_t)t * s.ldv, dV + (size_t)t * s.ldv + s.Dv, 0.0f);
@@ -307,11 +318,11 @@ void CpuOps::attention_backward(float* dq, float* dk, float* dv, const float* do
           ncausal.n_end_off = r0;   // row i of the block needs columns [0, r0 + i]
           kend.k_end_off = r0;      // ... and reduces over keys [0, r0 + i]
           kbegin.k_begin_off = -r0; // key j gets contributions from rows i >= j - r0
-          small_gemm(rows, keys, s.Dk, s.scale, Q, s.ldq, 1, Kt.data(), T, P.data(), keys, false, ncausal);
-          small_gemm(rows, keys, s.Dv, 1.0f, dO, s.ldo, 1, Vt.data(), T, dP.data(), keys, false, ncausal);
+          small_gemm(rows, keys, s.Dk, s.scale, Q, s.ldq, 1, Kt, T, P, keys, false, ncausal);
+          small_gemm(rows, keys, s.Dv, 1.0f, dO, s.ldo, 1, Vt, T, dP, keys, false, ncausal);
           for (int t = 0; t < rows; t++) {
-            float* p = P.data() + (size_t)t * keys;
-            float* dp = dP.data() + (size_t)t * keys;
+            float* p = P + (size_t)t * keys;
+            float* dp = dP + (size_t)t * keys;
             float doo = 0.0f;
 #pragma omp simd reduction(+ : doo)
             for (int i = 0; i < s.Dv; i++) doo += dO[(size_t)t * s.ldo + i] * O[(size_t)t * s.ldo + i];
@@ -322,9 +333,9 @@ void CpuOps::attention_backward(float* dq, float* dk, float* dv, const float* do
             for (int j = n; j < keys; j++) { p[j] = 0.0f; dp[j] = 0.0f; }
           }
           // dV[keys, Dv] += Pᵀ · dO   (A = Pᵀ: element (j, i) at P[i·keys + j])
-          small_gemm(keys, s.Dv, rows, 1.0f, P.data(), 1, keys, dO, s.ldo, dV, s.ldv, true, kbegin);
-          small_gemm(rows, s.Dk, keys, 1.0f, dP.data(), keys, 1, K, s.ldk, dQ, s.ldq, false, kend);
-          small_gemm(keys, s.Dk, rows, 1.0f, dP.data(), 1, keys, Q, s.ldq, dK, s.ldk, true, kbegin);
+          small_gemm(keys, s.Dv, rows, 1.0f, P, 1, keys, dO, s.ldo, dV, s.ldv, true, kbegin);
+          small_gemm(rows, s.Dk, keys, 1.0f, dP, keys, 1, K, s.ldk, dQ, s.ldq, false, kend);
+          small_gemm(keys, s.Dk, rows, 1.0f, dP, 1, keys, Q, s.ldq, dK, s.ldk, true, kbegin);
         }
       }
     }
@@ -421,14 +432,16 @@ void CpuOps::gather_rowdot(float* out, const float* a, const int32_t* idx, const
 }
 
 void CpuOps::xent_forward(float* loss, const float* logits, const int32_t* target, int N, int V) {
-#pragma omp parallel
+  const int nt = omp_get_max_threads();
+  std::vector<float> rows((size_t)V * nt);  // outside the region: no throw inside it
+#pragma omp parallel num_threads(nt)
   {
-    std::vector<float> row(V);
+    float* row = rows.data() + (size_t)V * omp_get_thread_num();
 #pragma omp for schedule(static)
     for (int n = 0; n < N; n++) {
       if (target[n] < 0) { loss[n] = 0.0f; continue; }
-      std::memcpy(row.data(), logits + (size_t)n * V, sizeof(float) * V);
-      loss[n] = softmax_row(row.data(), V) - logits[(size_t)n * V + target[n]];
+      std::memcpy(row, logits + (size_t)n * V, sizeof(float) * V);
+      loss[n] = softmax_row(row, V) - logits[(size_t)n * V + target[n]];
     }
   }
 }
