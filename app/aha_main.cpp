@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   aha::cli::add_train(app);
   aha::cli::add_score(app);
   aha::cli::add_bench(app);
+  aha::cli::add_runs(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

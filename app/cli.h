@@ -7,4 +7,5 @@ void add_init(CLI::App& app);
 void add_train(CLI::App& app);
 void add_score(CLI::App& app);
 void add_bench(CLI::App& app);
+void add_runs(CLI::App& app);   // aha runs list|show|export|compare|rm (cli_runs.cpp)
 }  // namespace aha::cli

@@ -46,8 +46,8 @@ TrainBench bench_train(const RunConfig& cfg_in, int steps, const std::string& pe
   std::vector<double> ms;
   for (int i = 0; i < steps + 2; i++) {
     if (i == 2) prof.reset();
-    auto m = stage.step();
-    if (i >= 2) ms.push_back(m["step_ms"]);
+    StepReport rep = stage.step();
+    if (i >= 2) ms.push_back(rep.metrics["step_ms"]);
   }
   std::sort(ms.begin(), ms.end());
   TrainBench r;

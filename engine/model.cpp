@@ -270,6 +270,19 @@ std::vector<std::vector<int64_t>> Model::expert_load() const {
   return out;
 }
 
+std::vector<Model::MoeLayerState> Model::moe_state() const {
+  std::vector<MoeLayerState> out;
+  auto add = [&](int layer, const BlockWeights& w, const MoeActs& a) {
+    if (!w.moe) return;
+    const float* b = params.w(w.moe_w.bias);
+    out.push_back({layer, a.load.empty() ? std::vector<int64_t>(cfg.n_routed_experts, 0) : a.load,
+                   std::vector<float>(b, b + cfg.n_routed_experts)});
+  };
+  for (size_t l = 0; l < blocks_.size(); l++) add((int)l, blocks_[l], blocks_acts_[l].moe);
+  for (size_t k = 0; k < mtp_.size(); k++) add((int)(blocks_.size() + k), mtp_[k].block, mtp_acts_[k].block.moe);
+  return out;
+}
+
 void Model::reset_expert_load() {
   for (size_t l = 0; l < blocks_.size(); l++) blocks_acts_[l].moe.load.assign(cfg.n_routed_experts, 0);
   for (size_t k = 0; k < mtp_.size(); k++) mtp_acts_[k].block.moe.load.assign(cfg.n_routed_experts, 0);

@@ -56,6 +56,10 @@ class Model {
   void reset_expert_load();
   // Tokens routed to each expert of each MoE layer since the last update_router_bias().
   std::vector<std::vector<int64_t>> expert_load() const;
+  // Per MoE layer (MTP blocks numbered after the main layers, as in the checkpoint): its
+  // layer index, the tokens routed to each expert since the last bias update, the bias.
+  struct MoeLayerState { int layer; std::vector<int64_t> load; std::vector<float> bias; };
+  std::vector<MoeLayerState> moe_state() const;
 
   void zero_grad();
   size_t params_total() const { return params.trainable_total(); }

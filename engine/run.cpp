@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "engine/error.h"
+#include "kernels/cpu/cpu_features.h"
 
 namespace aha {
 namespace fs = std::filesystem;
@@ -42,14 +43,14 @@ const char* event_kind_name(Event::Kind k) {
 
 // ---- PretrainStage ----------------------------------------------------------------
 
-PretrainStage::PretrainStage(const RunConfig& cfg, Model& model, kernels::Ops& ops)
+PretrainStage::PretrainStage(const RunConfig& cfg, Model& model, kernels::Ops& ops, double peak_gflops)
     : cfg_(cfg), model_(model), ops_(ops), opt_(model.params), rng_(cfg.train.seed ^ 0xDA7Aull),
-      corpus_(load_corpus(cfg.data, cfg.train.seed, cfg.train.seq_len)) {
+      corpus_(load_corpus(cfg.data, cfg.train.seed, cfg.train.seq_len)), peak_gflops_(peak_gflops) {
   spdlog::info("pretrain data: {} ({} training tokens, {} held out)", corpus_.description,
                corpus_.train.size(), corpus_.eval.size());
 }
 
-std::map<std::string, double> PretrainStage::step() {
+StepReport PretrainStage::step() {
   const TrainConfig& t = cfg_.train;
   const auto t0 = std::chrono::steady_clock::now();
   model_.zero_grad();
@@ -73,16 +74,21 @@ std::map<std::string, double> PretrainStage::step() {
     for (int64_t v : l) { mx = std::max(mx, (double)v); mean += (double)v / l.size(); }
     imb += mean > 0 ? mx / mean / loads.size() : 0.0;
   }
+  StepReport rep;
+  for (auto& st : model_.moe_state()) rep.moe.push_back({st.layer, std::move(st.load), std::move(st.bias)});
   model_.update_router_bias();
   state_.step++;
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::map<std::string, double> m{{"loss", sum.total}, {"lm_loss", sum.lm},
-                                  {"balance_loss", sum.balance}, {"lr", lr},
-                                  {"grad_norm", gnorm}, {"step_ms", s * 1e3},
-                                  {"tokens_per_s", (double)t.grad_accum * t.batch_size * t.seq_len / s}};
+  const double step_tokens = (double)t.grad_accum * t.batch_size * t.seq_len;
+  const double tps = step_tokens / s;
+  rep.tokens = state_.step * (int64_t)step_tokens;
+  auto& m = rep.metrics;
+  m = {{"loss", sum.total}, {"lm_loss", sum.lm}, {"balance_loss", sum.balance}, {"lr", lr},
+       {"grad_norm", gnorm}, {"step_ms", s * 1e3}, {"tokens_per_s", tps}};
+  if (peak_gflops_ > 0) m["mfu"] = tps * model_.flops_per_token(t.seq_len) / 1e9 / peak_gflops_;
   if (!loads.empty()) m["expert_imbalance"] = imb;
   for (size_t k = 0; k < sum.mtp.size(); k++) m["mtp_loss_" + std::to_string(k + 1)] = sum.mtp[k];
-  return m;
+  return rep;
 }
 
 std::map<std::string, double> PretrainStage::evaluate() {
@@ -112,18 +118,36 @@ void PretrainStage::restore(const std::string& dir) {
 
 // ---- Run --------------------------------------------------------------------------
 
-Run::Run(RunConfig cfg, std::string run_dir, std::string resume_from)
+Run::Run(RunConfig cfg, std::string run_dir, std::string resume_from, bool continue_store)
     : cfg_(std::move(cfg)), run_dir_(std::move(run_dir)) {
   model_ = std::make_unique<Model>(cfg_.model, kernels::cpu_ops());
   model_->init_weights(cfg_.train.seed);
-  auto stage = std::make_unique<PretrainStage>(cfg_, *model_, kernels::cpu_ops());
+  double peak = 0;
+  if (const char* home = std::getenv("HOME")) {
+    std::error_code ec;
+    fs::create_directories(fs::path(home) / ".cache" / "aha", ec);
+    if (!ec) peak = kernels::measure_peak_gflops((fs::path(home) / ".cache" / "aha" / "fma_peak.txt").string());
+  }
+  auto stage = std::make_unique<PretrainStage>(cfg_, *model_, kernels::cpu_ops(), peak);
   if (!resume_from.empty()) stage->restore(resume_from);
   stages_.push_back(std::move(stage));
+  if (!run_dir_.empty()) {
+    if (continue_store) {
+      store_ = RunStoreWriter::reopen(run_dir_);
+    } else {
+      RunInfo info;
+      info.name = cfg_.name;
+      info.config_toml = to_toml(cfg_);
+      info.version = "aha 0.1.0";
+      store_ = RunStoreWriter::create(run_dir_, info);
+    }
+  }
 }
 
 Run::~Run() {
   stop();
   wait();
+  if (store_) store_->finish(status_ == RunStatus::Created ? "stopped" : run_status_name(status_.load()));
 }
 
 void Run::emit(Event::Kind k, const Stage* s, std::map<std::string, double> m, std::string msg) {
@@ -133,6 +157,13 @@ void Run::emit(Event::Kind k, const Stage* s, std::map<std::string, double> m, s
   e.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
   e.metrics = std::move(m);
   e.message = std::move(msg);
+  if (store_) {
+    if (k == Event::Kind::Step || k == Event::Kind::Eval) {
+      for (const auto& [name, v] : e.metrics) last_metrics_[name] = v;
+    } else {
+      store_->event(event_kind_name(k), e.stage, e.step, e.message);
+    }
+  }
   events_.push(std::move(e));
 }
 
@@ -188,6 +219,7 @@ void Run::body() {
       std::lock_guard<std::mutex> lock(mu_);
       last_ckpt_ = dir;
     }
+    if (store_) store_->checkpoint(s->name(), s->steps_done(), dir, last_metrics_);
     emit(Event::Kind::Checkpoint, s, {}, dir);
   };
   try {
@@ -195,6 +227,7 @@ void Run::body() {
                                          {"params_active", (double)model_->params_active()}});
     for (auto& st : stages_) {
       cur = st.get();
+      if (store_) store_->stage_started(cur->name());
       const int log_every = cfg_.train.log_every;
       while (cur->steps_done() < cur->total_steps()) {
         if (pause_) {
@@ -209,23 +242,45 @@ void Run::body() {
           checkpoint(cur);
           status_ = RunStatus::Stopped;
           emit(Event::Kind::Stopped, cur);
+          if (store_) {
+            store_->stage_ended(cur->name(), "stopped");
+            store_->finish("stopped");
+          }
           return;
         }
-        auto m = cur->step();
-        emit(Event::Kind::Step, cur, std::move(m));
+        StepReport rep = cur->step();
         const int64_t s = cur->steps_done();
-        if (s % log_every == 0 || s == cur->total_steps()) emit(Event::Kind::Eval, cur, cur->evaluate());
+        const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
+        if (store_) {
+          store_->metrics(cur->name(), s, wall, rep.tokens, rep.metrics);
+          if (!rep.moe.empty()) store_->moe(cur->name(), s, rep.moe);
+          // a store that cannot write (disk full, read-only) stops training cleanly:
+          // what was committed stays, the error is reported on the run
+          if (std::string err = store_->error(); !err.empty()) throw IoError("run store: " + err);
+        }
+        emit(Event::Kind::Step, cur, std::move(rep.metrics));
+        if (s % log_every == 0 || s == cur->total_steps()) {
+          auto ev = cur->evaluate();
+          if (store_) store_->metrics(cur->name(), s, wall, rep.tokens, ev);
+          emit(Event::Kind::Eval, cur, std::move(ev));
+        }
         if (cfg_.train.checkpoint_every > 0 && s % cfg_.train.checkpoint_every == 0 && s < cur->total_steps())
           checkpoint(cur);
       }
       checkpoint(cur);
+      if (store_) store_->stage_ended(cur->name(), "finished");
     }
     status_ = RunStatus::Finished;
     emit(Event::Kind::Finished, cur);
+    if (store_) store_->finish("finished");
   } catch (const std::exception& e) {
     status_ = RunStatus::Failed;
     spdlog::error("run failed: {}", e.what());
     emit(Event::Kind::Error, cur, {}, e.what());
+    if (store_) {
+      if (cur) store_->stage_ended(cur->name(), "failed");
+      store_->finish("failed");
+    }
   }
 }
 

@@ -16,6 +16,7 @@
 #include "engine/data.h"
 #include "engine/events.h"
 #include "engine/model.h"
+#include "engine/store.h"
 
 namespace aha {
 
@@ -24,6 +25,14 @@ const char* run_status_name(RunStatus s);
 
 class Run;
 
+// What one optimiser step reports: its scalar metrics, the tokens the stage has seen so
+// far, and the MoE routing of the step (tokens per expert and bias, per MoE layer).
+struct StepReport {
+  std::map<std::string, double> metrics;
+  int64_t tokens = 0;
+  std::vector<MoeLayerRecord> moe;
+};
+
 // One stage of a run. step() does one optimiser step; the Run handles control flow.
 class Stage {
  public:
@@ -31,8 +40,7 @@ class Stage {
   virtual std::string name() const = 0;
   virtual int64_t total_steps() const = 0;
   virtual int64_t steps_done() const = 0;
-  // One optimiser step; returns the metrics to report.
-  virtual std::map<std::string, double> step() = 0;
+  virtual StepReport step() = 0;
   // Evaluation metrics (held-out loss); called every log interval and at the end.
   virtual std::map<std::string, double> evaluate() = 0;
   virtual void save(const std::string& dir) = 0;
@@ -41,11 +49,12 @@ class Stage {
 // Pretraining (and, with a token mask, any masked-LM stage): AdamW on the model loss.
 class PretrainStage : public Stage {
  public:
-  PretrainStage(const RunConfig& cfg, Model& model, kernels::Ops& ops);
+  // peak_gflops > 0 adds "mfu" to the step metrics.
+  PretrainStage(const RunConfig& cfg, Model& model, kernels::Ops& ops, double peak_gflops = 0);
   std::string name() const override { return "pretrain"; }
   int64_t total_steps() const override { return cfg_.train.steps; }
   int64_t steps_done() const override { return state_.step; }
-  std::map<std::string, double> step() override;
+  StepReport step() override;
   std::map<std::string, double> evaluate() override;
   void save(const std::string& dir) override;
   // Continues from a checkpoint written by save(): weights, moments, step, data RNG.
@@ -60,12 +69,15 @@ class PretrainStage : public Stage {
   Rng rng_;
   Corpus corpus_;
   Batch batch_;
+  double peak_gflops_ = 0;
 };
 
 class Run {
  public:
-  // run_dir: where checkpoints go ("" = none). resume_from: a checkpoint to continue.
-  Run(RunConfig cfg, std::string run_dir, std::string resume_from = "");
+  // run_dir: where checkpoints and the run database (run.db) go ("" = neither).
+  // resume_from: a checkpoint to continue; with continue_store the run's existing
+  // database is reopened (aha train --resume) instead of a new one created.
+  Run(RunConfig cfg, std::string run_dir, std::string resume_from = "", bool continue_store = false);
   ~Run();
   void start();                  // runs the stages on a worker thread (once per Run)
   void pause();
@@ -96,6 +108,8 @@ class Run {
   std::condition_variable cv_;
   std::chrono::steady_clock::time_point t0_;
   std::string last_ckpt_;
+  std::unique_ptr<RunStoreWriter> store_;
+  std::map<std::string, double> last_metrics_;  // for the checkpoint rows
 };
 
 }  // namespace aha

@@ -7,7 +7,7 @@ set -euo pipefail
 pkgs=(
   cmake ninja-build g++ clang pkg-config
   libtomlplusplus-dev libcli11-dev libspdlog-dev nlohmann-json3-dev
-  libgtest-dev libgmock-dev
+  libgtest-dev libgmock-dev libsqlite3-dev sqlite3
   libdnnl-dev
 )
 if [[ "${1:-}" == "--with-bench" ]]; then

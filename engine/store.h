@@ -1,0 +1,143 @@
+// The run store: one SQLite database per run directory (RUN_DIR/run.db), written by one
+// writer thread while any number of readers (the studio, `aha runs`, a user's sqlite3)
+// read it. WAL mode: readers never block the writer and see a consistent snapshot.
+//
+// The writer's methods only enqueue: they never touch the disk on the caller's thread,
+// so the training loop is never blocked by I/O. The writer thread commits the queue in
+// one transaction at least every kFlushInterval, so a kill -9 loses at most that much.
+// Schema and design notes: README, "Run store".
+#pragma once
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace aha {
+
+constexpr int kStoreSchemaVersion = 2;  // engine/store_schema.cpp has every version's DDL
+constexpr double kFlushIntervalS = 0.25;
+const char* store_file_name();  // "run.db"
+
+struct RunInfo {
+  std::string name, config_toml, version, host, notes;
+  std::vector<std::string> tags;
+};
+
+struct TraceRecord {
+  int64_t step = 0;
+  std::string stage, split = "train";  // split: "train" | "eval"
+  std::string prompt, completion;
+  int64_t group_id = 0;
+  std::map<std::string, double> rewards;  // per reward function
+  double advantage = 0.0;
+  std::string aha_spans_json = "[]";      // [[begin, end], ...] byte offsets in completion
+  double language_share = 1.0;            // share of the reasoning in the target language
+  bool truncated = false;
+};
+
+struct MoeLayerRecord {
+  int layer = 0;
+  std::vector<int64_t> tokens;  // per expert
+  std::vector<float> bias;      // per expert (aux-loss-free correction bias)
+};
+
+struct Fp8Record {
+  int layer = 0;
+  std::string tensor;
+  double amax = 0, underflow = 0, overflow = 0;
+};
+
+class RunStoreWriter {
+ public:
+  // Creates RUN_DIR/run.db for a new run (IoError if it exists or cannot be created).
+  static std::unique_ptr<RunStoreWriter> create(const std::string& run_dir, const RunInfo& info);
+  // Reopens an existing run's database to continue it (aha train --resume).
+  static std::unique_ptr<RunStoreWriter> reopen(const std::string& run_dir);
+  ~RunStoreWriter();
+
+  void stage_started(const std::string& stage);
+  void stage_ended(const std::string& stage, const std::string& status);
+  void metrics(const std::string& stage, int64_t step, double wall_s, int64_t tokens,
+               const std::map<std::string, double>& values);
+  void moe(const std::string& stage, int64_t step, const std::vector<MoeLayerRecord>& layers);
+  void fp8(const std::string& stage, int64_t step, const std::vector<Fp8Record>& rows);
+  void trace(const TraceRecord& t);
+  void event(const std::string& kind, const std::string& stage, int64_t step, const std::string& message);
+  void checkpoint(const std::string& stage, int64_t step, const std::string& path,
+                  const std::map<std::string, double>& metrics);
+  // Marks the run finished / stopped / failed, commits everything and stops the thread.
+  void finish(const std::string& status);
+  // Waits until everything queued so far is committed (tests, benchmarks).
+  void flush();
+  // The first error the writer thread met (disk full, read-only directory), or "".
+  // Once set, nothing more is written and what was committed stays intact.
+  std::string error() const;
+  uint64_t committed_rows() const;
+
+  struct Impl;
+ private:
+  explicit RunStoreWriter(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// ---- reading -------------------------------------------------------------------------
+
+struct StageRow { std::string name, status; double started_at = 0, ended_at = 0; };
+struct CheckpointRow { std::string stage, path; int64_t step = 0; double wall = 0; std::string metrics_json; };
+struct EventRow { double wall = 0; std::string kind, stage, message; int64_t step = 0; };
+struct RunSummary {
+  std::string dir, name, status, config_toml, version, host, notes;
+  std::vector<std::string> tags;
+  double created_at = 0, ended_at = 0;
+  std::vector<StageRow> stages;
+  std::vector<CheckpointRow> checkpoints;
+  std::map<std::string, double> latest;  // last value of every metric series
+  int64_t last_step = 0;
+};
+struct Bucket {                 // one min/max bucket of a decimated series
+  double x_min = 0, x_max = 0;  // x range of the points in it
+  double min = 0, max = 0;      // their values' min and max
+  double mean = 0;
+  int64_t count = 0;
+};
+struct TraceRow : TraceRecord { int64_t id = 0; };
+
+class RunStoreReader {
+ public:
+  // Opens RUN_DIR/run.db (or a path to a .db) read-only. A run left "running" by a
+  // process that is gone is reported — and, when `mark_interrupted`, recorded — as
+  // "interrupted". Refuses (FormatError) a non-SQLite or corrupt file and a database
+  // written by a newer schema, and never modifies such a file.
+  static RunStoreReader open(const std::string& path, bool mark_interrupted = true);
+  RunStoreReader(RunStoreReader&&) noexcept;
+  ~RunStoreReader();
+
+  RunSummary summary() const;
+  std::vector<std::string> series() const;
+  // Every point of a series in x order: (step, wall, tokens, value).
+  struct Point { int64_t step = 0; double wall = 0; int64_t tokens = 0; double value = 0; };
+  std::vector<Point> points(const std::string& name) const;
+  // Min/max decimation for plotting: the x range [x0, x1] (x = "step", "wall" or
+  // "tokens") cut into `buckets` equal parts; each non-empty part returns the true min
+  // and max of its points. Cost is one indexed range scan; the result has ≤ buckets rows.
+  std::vector<Bucket> decimate(const std::string& name, const std::string& x, double x0, double x1,
+                               int buckets) const;
+  std::vector<TraceRow> search_traces(const std::string& fts_query, int limit = 50) const;
+  std::vector<TraceRow> traces(int64_t step, const std::string& stage, int limit = 1000) const;
+  std::vector<EventRow> events() const;
+  // MoE rows of one step: layer → tokens per expert, bias per expert.
+  std::vector<MoeLayerRecord> moe(const std::string& stage, int64_t step) const;
+  int schema_version() const;
+
+  struct Impl;
+ private:
+  explicit RunStoreReader(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Run directories of a workspace (subdirectories holding run.db), sorted by name.
+std::vector<std::string> list_run_dirs(const std::string& workspace);
+
+}  // namespace aha

@@ -1,0 +1,234 @@
+// Reading a run database: summaries, series, min/max decimation, traces (FTS5), events.
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "engine/sqlite_util.h"
+#include "engine/store.h"
+#include "engine/store_schema.h"
+
+namespace aha {
+namespace fs = std::filesystem;
+
+struct RunStoreReader::Impl {
+  sql::Db db;
+  std::string dir;
+  int version = 0;
+  bool interrupted = false;  // status "running" but its process is gone
+};
+
+namespace {
+
+std::string db_path_of(const std::string& path) {
+  if (fs::is_directory(path)) return (fs::path(path) / store_file_name()).string();
+  return path;
+}
+
+// A run is live when its writer process still exists on this host, or, for another
+// host, when its heartbeat is recent.
+bool writer_alive(const std::string& host, int64_t pid, double heartbeat) {
+  char h[256] = {0};
+  gethostname(h, sizeof h - 1);
+  if (host == h) return pid > 0 && (::kill((pid_t)pid, 0) == 0 || errno == EPERM);
+  const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  return now - heartbeat < 60.0;
+}
+
+TraceRow trace_row(const sql::Stmt& s) {
+  TraceRow r;
+  r.id = s.i64(0);
+  r.stage = s.text(1);
+  r.step = s.i64(2);
+  r.split = s.text(3);
+  r.prompt = s.text(4);
+  r.completion = s.text(5);
+  r.group_id = s.i64(6);
+  try {
+    for (auto& [k, v] : nlohmann::json::parse(s.text(7)).items()) r.rewards[k] = v.get<double>();
+  } catch (const nlohmann::json::exception&) {
+    // a hand-edited rewards cell: show the trace without its rewards
+  }
+  r.advantage = s.f64(8);
+  r.aha_spans_json = s.text(9);
+  r.language_share = s.f64(10);
+  r.truncated = s.i64(11) != 0;
+  return r;
+}
+
+constexpr const char* kTraceColumns =
+    "t.id, st.name, t.step, t.split, t.prompt, t.completion, t.group_id, t.rewards, t.advantage, "
+    "t.aha_spans, t.language_share, t.truncated";
+
+}  // namespace
+
+RunStoreReader::RunStoreReader(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+RunStoreReader::RunStoreReader(RunStoreReader&&) noexcept = default;
+RunStoreReader::~RunStoreReader() = default;
+
+RunStoreReader RunStoreReader::open(const std::string& path_in, bool mark_interrupted) {
+  const std::string path = db_path_of(path_in);
+  if (!fs::exists(path)) throw IoError(path + ": no such run database");
+  auto impl = std::make_unique<Impl>();
+  impl->db = sql::Db(path, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX);
+  impl->dir = fs::path(path).parent_path().string();
+  impl->version = store::checked_version(impl->db);
+  if (impl->version < kStoreSchemaVersion) {
+    // An older database is migrated in place by a read-write connection first.
+    { sql::Db rw(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX); store::migrate(rw, impl->version); }
+    impl->db = sql::Db(path, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX);
+    impl->version = store::checked_version(impl->db);
+  }
+  sql::Stmt r(impl->db, "SELECT status, host, pid, heartbeat FROM run WHERE id = 1");
+  if (!r.step()) throw FormatError(path + ": not a run database (no run row)");
+  if (r.text(0) == "running" && !writer_alive(r.text(1), r.i64(2), r.f64(3))) {
+    impl->interrupted = true;
+    if (mark_interrupted) {
+      try {
+        sql::Db rw(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX);
+        sql::Stmt up(rw, "UPDATE run SET status = 'interrupted', ended_at = heartbeat WHERE id = 1 AND status = 'running' AND pid = ?");
+        up.bind(1, r.i64(2)).run();
+        sql::Stmt us(rw, "UPDATE stage SET status = 'interrupted', ended_at = (SELECT heartbeat FROM run) WHERE status = 'running'");
+        us.run();
+      } catch (const Error&) {
+        // read-only directory: report it interrupted without recording it
+      }
+    }
+  }
+  return RunStoreReader(std::move(impl));
+}
+
+int RunStoreReader::schema_version() const { return impl_->version; }
+
+RunSummary RunStoreReader::summary() const {
+  const sql::Db& db = impl_->db;
+  RunSummary s;
+  s.dir = impl_->dir;
+  sql::Stmt r(db, "SELECT name, status, config, version, host, notes, tags, created_at, ended_at FROM run WHERE id = 1");
+  if (!r.step()) throw FormatError(db.path() + ": not a run database (no run row)");
+  s.name = r.text(0);
+  s.status = impl_->interrupted ? "interrupted" : r.text(1);
+  s.config_toml = r.text(2);
+  s.version = r.text(3);
+  s.host = r.text(4);
+  s.notes = r.text(5);
+  try { s.tags = nlohmann::json::parse(r.text(6)).get<std::vector<std::string>>(); } catch (const nlohmann::json::exception&) {}
+  s.created_at = r.f64(7);
+  s.ended_at = r.is_null(8) ? 0 : r.f64(8);
+  sql::Stmt st(db, "SELECT name, status, started_at, ended_at FROM stage ORDER BY id");
+  while (st.step()) {
+    StageRow row{st.text(0), st.text(1), st.f64(2), st.is_null(3) ? 0 : st.f64(3)};
+    if (impl_->interrupted && row.status == "running") row.status = "interrupted";
+    s.stages.push_back(row);
+  }
+  sql::Stmt ck(db, "SELECT stage, step, path, wall, metrics FROM checkpoint ORDER BY id");
+  while (ck.step()) s.checkpoints.push_back({ck.text(0), ck.text(2), ck.i64(1), ck.f64(3), ck.text(4)});
+  // latest value of every series: the row with the largest step (SQLite returns the bare
+  // column of the row that holds max()).
+  sql::Stmt lt(db, "SELECT s.name, m.value, max(m.step) FROM metric m JOIN series s ON s.id = m.series GROUP BY m.series");
+  while (lt.step()) {
+    if (!lt.is_null(1)) s.latest[lt.text(0)] = lt.f64(1);
+    s.last_step = std::max(s.last_step, lt.i64(2));
+  }
+  return s;
+}
+
+std::vector<std::string> RunStoreReader::series() const {
+  std::vector<std::string> out;
+  sql::Stmt s(impl_->db, "SELECT name FROM series ORDER BY name");
+  while (s.step()) out.push_back(s.text(0));
+  return out;
+}
+
+std::vector<RunStoreReader::Point> RunStoreReader::points(const std::string& name) const {
+  std::vector<Point> out;
+  sql::Stmt s(impl_->db,
+              "SELECT m.step, m.wall, m.tokens, m.value FROM metric m JOIN series s ON s.id = m.series "
+              "WHERE s.name = ? AND m.value IS NOT NULL ORDER BY m.step, m.rowid");
+  s.bind(1, name);
+  while (s.step()) out.push_back({s.i64(0), s.f64(1), s.i64(2), s.f64(3)});
+  return out;
+}
+
+std::vector<Bucket> RunStoreReader::decimate(const std::string& name, const std::string& x, double x0,
+                                             double x1, int buckets) const {
+  if (x != "step" && x != "wall" && x != "tokens")
+    throw InvalidArgument("decimate: x must be step, wall or tokens, not '" + x + "'");
+  if (buckets < 1 || !(x1 >= x0)) throw InvalidArgument("decimate: need buckets >= 1 and x1 >= x0");
+  // One range scan over the (series, x) index; GROUP BY bucket returns one row per
+  // non-empty bucket with the true min and max of its points.
+  const std::string q =
+      "SELECT min(MAX(0, MIN(?4 - 1, CAST((m." + x + " - ?2) * ?4 / (?3 - ?2 + 1e-300) AS INTEGER)))) AS b, "
+      "min(m." + x + "), max(m." + x + "), min(m.value), max(m.value), avg(m.value), count(*) "
+      "FROM metric m WHERE m.series = (SELECT id FROM series WHERE name = ?1) "
+      "AND m." + x + " BETWEEN ?2 AND ?3 AND m.value IS NOT NULL "
+      "GROUP BY MAX(0, MIN(?4 - 1, CAST((m." + x + " - ?2) * ?4 / (?3 - ?2 + 1e-300) AS INTEGER))) ORDER BY b";
+  sql::Stmt s(impl_->db, q.c_str());
+  s.bind(1, name).bind(2, x0).bind(3, x1).bind(4, (int64_t)buckets);
+  std::vector<Bucket> out;
+  while (s.step()) out.push_back({s.f64(1), s.f64(2), s.f64(3), s.f64(4), s.f64(5), s.i64(6)});
+  return out;
+}
+
+std::vector<TraceRow> RunStoreReader::search_traces(const std::string& query, int limit) const {
+  const std::string q = std::string("SELECT ") + kTraceColumns +
+                        " FROM trace_fts f JOIN trace t ON t.id = f.rowid JOIN stage st ON st.id = t.stage "
+                        "WHERE trace_fts MATCH ? ORDER BY rank LIMIT ?";
+  sql::Stmt s(impl_->db, q.c_str());
+  s.bind(1, query).bind(2, (int64_t)limit);
+  std::vector<TraceRow> out;
+  try {
+    while (s.step()) out.push_back(trace_row(s));
+  } catch (const IoError& e) {
+    throw InvalidArgument(std::string("trace search '") + query + "': " + e.what());
+  }
+  return out;
+}
+
+std::vector<TraceRow> RunStoreReader::traces(int64_t step, const std::string& stage, int limit) const {
+  const std::string q = std::string("SELECT ") + kTraceColumns +
+                        " FROM trace t JOIN stage st ON st.id = t.stage WHERE t.step = ? AND st.name = ? "
+                        "ORDER BY t.group_id, t.id LIMIT ?";
+  sql::Stmt s(impl_->db, q.c_str());
+  s.bind(1, step).bind(2, stage).bind(3, (int64_t)limit);
+  std::vector<TraceRow> out;
+  while (s.step()) out.push_back(trace_row(s));
+  return out;
+}
+
+std::vector<EventRow> RunStoreReader::events() const {
+  std::vector<EventRow> out;
+  sql::Stmt s(impl_->db, "SELECT wall, kind, stage, message, step FROM event ORDER BY id");
+  while (s.step()) out.push_back({s.f64(0), s.text(1), s.text(2), s.text(3), s.i64(4)});
+  return out;
+}
+
+std::vector<MoeLayerRecord> RunStoreReader::moe(const std::string& stage, int64_t step) const {
+  sql::Stmt s(impl_->db,
+              "SELECT m.layer, m.expert, m.tokens, m.bias FROM moe m JOIN stage st ON st.id = m.stage "
+              "WHERE st.name = ? AND m.step = ? ORDER BY m.layer, m.expert");
+  s.bind(1, stage).bind(2, step);
+  std::vector<MoeLayerRecord> out;
+  while (s.step()) {
+    if (out.empty() || out.back().layer != (int)s.i64(0)) out.push_back({(int)s.i64(0), {}, {}});
+    out.back().tokens.push_back(s.i64(2));
+    out.back().bias.push_back((float)s.f64(3));
+  }
+  return out;
+}
+
+std::vector<std::string> list_run_dirs(const std::string& workspace) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  if (!fs::is_directory(workspace, ec)) return out;
+  for (const auto& e : fs::directory_iterator(workspace, ec))
+    if (e.is_directory() && fs::exists(e.path() / store_file_name())) out.push_back(e.path().string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace aha
