@@ -52,14 +52,25 @@ void add_init(CLI::App& app) {
 
 void add_train(CLI::App& app) {
   auto* cmd = app.add_subcommand("train", "Train a model (pretraining) with a terminal progress bar");
-  static std::string source, run_dir, resume, data;
+  static std::string source, run_dir, resume, data, resume_run;
   static int steps = 0;
   cmd->add_option("config", source, "Preset name (e.g. tiny) or TOML file");
   cmd->add_option("--run-dir", run_dir, "Where checkpoints go (default runs/<name>-<time>)");
   cmd->add_option("--steps", steps, "Override train.steps")->check(CLI::PositiveNumber);
-  cmd->add_option("--resume-from", resume, "Continue from a checkpoint directory written by a run");
+  cmd->add_option("--resume-from", resume, "Start a new run from a checkpoint directory");
+  cmd->add_option("--resume", resume_run, "Continue an interrupted run (its directory) from its last checkpoint");
   cmd->add_option("--data", data, "Train on this UTF-8 text file (overrides data.source)");
   cmd->callback([] {
+    if (!resume_run.empty()) {
+      if (!source.empty() || !resume.empty() || !run_dir.empty())
+        throw InvalidArgument("--resume RUN_DIR continues that run with its own configuration; "
+                              "do not also give a config, --resume-from or --run-dir");
+      if (!fs::exists(fs::path(resume_run) / store_file_name()))
+        throw IoError("--resume: '" + resume_run + "' is not a run directory (no " + store_file_name() + ")");
+      resume = latest_checkpoint(resume_run);
+      if (resume.empty()) throw IoError("--resume: '" + resume_run + "' has no checkpoint to continue from");
+      run_dir = resume_run;
+    }
     if (source.empty() && resume.empty()) throw InvalidArgument("train: give a preset or config file (e.g. `aha train tiny`)");
     RunConfig cfg = source.empty() ? read_checkpoint_config(resume) : load_config(source);
     if (steps > 0) {
@@ -74,7 +85,8 @@ void add_train(CLI::App& app) {
     if (run_dir.empty()) run_dir = default_run_dir(cfg.name);
     fs::create_directories(run_dir);
     spdlog::info("run '{}' → {}", cfg.name, run_dir);
-    Run run(cfg, run_dir, resume);
+    if (!resume_run.empty()) spdlog::info("continuing from {}", resume);
+    Run run(cfg, run_dir, resume, !resume_run.empty());
     spdlog::info("model: {} parameters, {} active per token; batch {}×{} tokens, {} steps",
                  run.model().params_total(), run.model().params_active(), cfg.train.batch_size,
                  cfg.train.seq_len, cfg.train.steps);

@@ -116,6 +116,22 @@ void PretrainStage::restore(const std::string& dir) {
   rng_.set_state(state_.rng);
 }
 
+std::string latest_checkpoint(const std::string& run_dir) {
+  std::string best;
+  long long best_step = -1;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(fs::path(run_dir) / "checkpoints", ec)) {
+    const std::string n = e.path().filename().string();
+    const auto at = n.rfind("_step");
+    if (!e.is_directory() || at == std::string::npos || !fs::exists(e.path() / "optimizer.safetensors")) continue;
+    const std::string digits = n.substr(at + 5);
+    if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos) continue;
+    const long long s = std::stoll(digits);
+    if (s > best_step) { best_step = s; best = e.path().string(); }
+  }
+  return best;
+}
+
 // ---- Run --------------------------------------------------------------------------
 
 Run::Run(RunConfig cfg, std::string run_dir, std::string resume_from, bool continue_store)
@@ -134,6 +150,7 @@ Run::Run(RunConfig cfg, std::string run_dir, std::string resume_from, bool conti
   if (!run_dir_.empty()) {
     if (continue_store) {
       store_ = RunStoreWriter::reopen(run_dir_);
+      for (const auto& st : stages_) store_->rewind(st->name(), st->steps_done());
     } else {
       RunInfo info;
       info.name = cfg_.name;
@@ -214,6 +231,9 @@ void Run::body() {
     std::snprintf(name, sizeof name, "%s_step%06lld", s->name().c_str(), (long long)s->steps_done());
     const std::string dir = (fs::path(run_dir_) / "checkpoints" / name).string();
     fs::create_directories(fs::path(run_dir_) / "checkpoints");
+    // Commit the metrics up to this step first: a checkpoint on disk then always has its
+    // history in the database, and a resume from it leaves no gap.
+    if (store_) store_->flush();
     s->save(dir);
     {
       std::lock_guard<std::mutex> lock(mu_);

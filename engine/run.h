@@ -46,6 +46,9 @@ class Stage {
   virtual void save(const std::string& dir) = 0;
 };
 
+// The newest checkpoint under RUN_DIR/checkpoints (by step), or "" when there is none.
+std::string latest_checkpoint(const std::string& run_dir);
+
 // Pretraining (and, with a token mask, any masked-LM stage): AdamW on the model loss.
 class PretrainStage : public Stage {
  public:

@@ -67,6 +67,9 @@ class RunStoreWriter {
   void event(const std::string& kind, const std::string& stage, int64_t step, const std::string& message);
   void checkpoint(const std::string& stage, int64_t step, const std::string& path,
                   const std::map<std::string, double>& metrics);
+  // On resume from a checkpoint at `step`: drops the rows of `stage` recorded after it
+  // (they came from training that the checkpoint does not contain) and records an event.
+  void rewind(const std::string& stage, int64_t step);
   // Marks the run finished / stopped / failed, commits everything and stops the thread.
   void finish(const std::string& status);
   // Waits until everything queued so far is committed (tests, benchmarks).

@@ -49,7 +49,8 @@ TraceRow trace_row(const sql::Stmt& s) {
   r.completion = s.text(5);
   r.group_id = s.i64(6);
   try {
-    for (auto& [k, v] : nlohmann::json::parse(s.text(7)).items()) r.rewards[k] = v.get<double>();
+    const nlohmann::json j = nlohmann::json::parse(s.text(7));
+    for (auto it = j.begin(); it != j.end(); ++it) r.rewards[it.key()] = it.value().get<double>();
   } catch (const nlohmann::json::exception&) {
     // a hand-edited rewards cell: show the trace without its rewards
   }

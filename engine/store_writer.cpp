@@ -254,6 +254,22 @@ void RunStoreWriter::checkpoint(const std::string& stage, int64_t step, const st
   });
 }
 
+void RunStoreWriter::rewind(const std::string& stage, int64_t step) {
+  const double t = now_s();
+  impl_->push([=](Impl& w) {
+    const int64_t sid = w.stage_id(stage);
+    int64_t dropped = 0;
+    for (const char* table : {"metric", "moe", "moe_layer", "fp8", "trace"}) {
+      sql::Stmt del(w.db, (std::string("DELETE FROM ") + table + " WHERE stage = ? AND step > ?").c_str());
+      del.bind(1, sid).bind(2, step).run();
+      dropped += sqlite3_changes(w.db.get());
+    }
+    w.ins_event.bind(1, t).bind(2, stage).bind(3, step).bind(4, std::string("resumed"))
+        .bind(5, "resumed from the checkpoint at step " + std::to_string(step) + "; dropped " +
+                     std::to_string(dropped) + " rows recorded after it").run();
+  });
+}
+
 void RunStoreWriter::flush() {
   std::unique_lock<std::mutex> lock(impl_->mu);
   const uint64_t target = impl_->enqueued;

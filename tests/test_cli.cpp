@@ -131,3 +131,75 @@ TEST(Cli, TrainsOnATextFile) {
 }
 
 }  // namespace
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <thread>
+
+#include "engine/store.h"
+
+namespace {
+
+// kill -9 a real `aha train` at a random moment after its first checkpoint, then
+// `aha train --resume RUN_DIR`: the database is intact, reads "interrupted" in between,
+// and the finished run has every step exactly once.
+TEST(Cli, Kill9ThenResumeContinuesTheRun) {
+  Tmp t;
+  {
+    // micro with periodic checkpoints and more steps
+    std::string cfg = (t.p / "c.toml").string();
+    std::ifstream in(std::string(AHA_SOURCE_DIR) + "/resources/presets/micro.toml");
+    std::string text((std::istreambuf_iterator<char>(in)), {});
+    auto replace = [&](const std::string& a, const std::string& b) {
+      const auto at = text.find(a);
+      ASSERT_NE(at, std::string::npos) << a;
+      text.replace(at, a.size(), b);
+    };
+    replace("steps = 60", "steps = 400");
+    replace("log_every = 5", "log_every = 5\ncheckpoint_every = 10");
+    std::ofstream(cfg) << text;
+  }
+  const std::string run_dir = (t.p / "run").string();
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    const std::string cfg = (t.p / "c.toml").string();
+    freopen("/dev/null", "w", stderr);
+    freopen("/dev/null", "w", stdout);
+    execl(AHA_BIN, AHA_BIN, "train", cfg.c_str(), "--run-dir", run_dir.c_str(), (char*)nullptr);
+    _exit(127);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!fs::exists(fs::path(run_dir) / "checkpoints" / "pretrain_step000020" / "optimizer.safetensors") &&
+         std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  std::this_thread::sleep_for(std::chrono::milliseconds(150 + ::getpid() % 200));
+  kill(pid, SIGKILL);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFSIGNALED(status)) << "the run finished before it could be killed";
+  {
+    aha::RunStoreReader r = aha::RunStoreReader::open(run_dir);
+    EXPECT_EQ(r.summary().status, "interrupted");
+    EXPECT_GE(r.points("loss").size(), 20u);
+  }
+  Result res = run("train --resume " + run_dir);
+  ASSERT_EQ(res.code, 0) << res.out;
+  EXPECT_NE(res.out.find("continuing from"), std::string::npos) << res.out;
+  aha::RunStoreReader r = aha::RunStoreReader::open(run_dir);
+  const auto s = r.summary();
+  EXPECT_EQ(s.status, "finished");
+  const auto loss = r.points("loss");
+  ASSERT_EQ(loss.size(), 400u) << "every step exactly once";
+  for (size_t i = 0; i < loss.size(); i++) ASSERT_EQ(loss[i].step, (int64_t)i + 1);
+  bool resumed_event = false;
+  for (const auto& e : r.events()) resumed_event |= e.kind == "resumed";
+  EXPECT_TRUE(resumed_event);
+  // a run directory without checkpoints cannot be resumed, with a clear message
+  Result bad = run("train --resume " + (t.p / "nothing").string());
+  EXPECT_EQ(bad.code, 1);
+  EXPECT_NE(bad.out.find("not a run directory"), std::string::npos) << bad.out;
+}
+
+}  // namespace

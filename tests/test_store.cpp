@@ -1,1 +1,320 @@
-// store tests
+// The run store: concurrent writer and readers, crash safety under kill -9, migrations,
+// refusal of newer / corrupt / non-SQLite files (left untouched), decimation that keeps
+// each bucket's true min and max, full-text search over traces, and a full disk.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <thread>
+
+#include "engine/error.h"
+#include "engine/sqlite_util.h"
+#include "engine/store.h"
+#include "engine/store_schema.h"
+
+namespace aha {
+namespace {
+namespace fs = std::filesystem;
+
+double now_s() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+struct Dir {
+  fs::path p;
+  explicit Dir(const std::string& tag) {
+    p = fs::temp_directory_path() / ("aha_store_" + tag + "_" + std::to_string(::getpid()));
+    fs::remove_all(p);
+    fs::create_directories(p);
+  }
+  ~Dir() { std::error_code ec; fs::permissions(p, fs::perms::owner_all, fs::perm_options::add, ec); fs::remove_all(p, ec); }
+};
+
+std::string slurp(const fs::path& f) {
+  std::ifstream in(f, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), {});
+}
+
+RunInfo info(const std::string& name) {
+  RunInfo i;
+  i.name = name;
+  i.config_toml = "name = \"" + name + "\"\n";
+  i.version = "test";
+  return i;
+}
+
+TEST(Store, WriterWithConcurrentReaders) {
+  Dir d("concurrent");
+  auto w = RunStoreWriter::create(d.p.string(), info("c"));
+  std::atomic<bool> done{false};
+  std::atomic<int> reads{0}, errors{0};
+  std::thread reader([&] {
+    size_t last = 0;
+    while (!done) {
+      try {
+        RunStoreReader r = RunStoreReader::open(d.p.string(), false);
+        const size_t n = r.points("loss").size();
+        if (n < last) errors++;  // a reader never sees the series shrink
+        last = n;
+        r.summary();
+        reads++;
+      } catch (const std::exception&) {
+        errors++;
+      }
+    }
+  });
+  const int steps = 3000;
+  for (int s = 1; s <= steps; s++) {
+    w->metrics("pretrain", s, s * 0.01, s * 100, {{"loss", 1.0 / s}, {"lr", 1e-3}});
+    if (s % 500 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(60));
+  }
+  w->finish("finished");
+  done = true;
+  reader.join();
+  EXPECT_EQ(errors.load(), 0);
+  EXPECT_GT(reads.load(), 3);
+  RunStoreReader r = RunStoreReader::open(d.p.string());
+  auto pts = r.points("loss");
+  ASSERT_EQ(pts.size(), (size_t)steps);
+  EXPECT_EQ(pts.back().step, steps);
+  EXPECT_DOUBLE_EQ(pts.back().value, 1.0 / steps);
+  EXPECT_EQ(r.summary().status, "finished");
+  EXPECT_EQ(r.summary().latest.at("loss"), 1.0 / steps);
+}
+
+// A child process writes metrics as fast as it can, each stamped with the wall-clock time
+// it was produced; the parent kills it with SIGKILL at a random moment. The database must
+// pass integrity_check, hold every metric produced until 1 s before the kill, and read as
+// "interrupted".
+TEST(Store, SurvivesKill9AtRandomMoments) {
+  std::mt19937 rng(12345);
+  for (int trial = 0; trial < 12; trial++) {
+    Dir d("crash" + std::to_string(trial));
+    int ready[2];
+    ASSERT_EQ(pipe(ready), 0);
+    const pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      close(ready[0]);
+      auto w = RunStoreWriter::create(d.p.string(), info("crash"));
+      (void)!write(ready[1], "x", 1);
+      for (int64_t s = 1;; s++) {
+        w->metrics("pretrain", s, now_s(), s, {{"loss", (double)s}, {"t", now_s()}});
+        if (s % 200 == 0) w->trace({s, "pretrain", "train", "p", "c " + std::to_string(s)});
+        if (s % 64 == 0) std::this_thread::sleep_for(std::chrono::microseconds(200));
+      }
+    }
+    close(ready[1]);
+    char c;
+    ASSERT_EQ(read(ready[0], &c, 1), 1);
+    close(ready[0]);
+    std::this_thread::sleep_for(std::chrono::milliseconds(300 + rng() % 900));
+    const double kill_time = now_s();
+    kill(pid, SIGKILL);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    ASSERT_TRUE(WIFSIGNALED(status));
+
+    {
+      sql::Db db((d.p / "run.db").string(), SQLITE_OPEN_READONLY);
+      sql::Stmt ic(db, "PRAGMA integrity_check");
+      ASSERT_TRUE(ic.step());
+      EXPECT_EQ(ic.text(0), "ok") << "trial " << trial;
+    }
+    RunStoreReader r = RunStoreReader::open(d.p.string());
+    auto t = r.points("t");
+    ASSERT_FALSE(t.empty()) << "trial " << trial;
+    EXPECT_GE(t.back().value, kill_time - 1.0) << "trial " << trial << ": lost more than 1 s of metrics";
+    // steps are contiguous: nothing in the middle was lost
+    auto loss = r.points("loss");
+    EXPECT_EQ(loss.back().step, (int64_t)loss.size()) << "trial " << trial;
+    EXPECT_EQ(r.summary().status, "interrupted");
+    sql::Db db((d.p / "run.db").string(), SQLITE_OPEN_READONLY);
+    sql::Stmt st(db, "SELECT status FROM run");
+    ASSERT_TRUE(st.step());
+    EXPECT_EQ(st.text(0), "interrupted") << "opening it recorded the interruption";
+  }
+}
+
+TEST(Store, MigratesAVersion1Database) {
+  Dir d("migrate");
+  const std::string path = (d.p / "run.db").string();
+  {
+    sql::Db db(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+    store::create_schema_v1(db);
+    db.exec("INSERT INTO run VALUES (1, 'old', 'finished', 1.0, 2.0, 'name = \"old\"', 'v1', 'h', 1, 2.0, '', '[]')");
+    db.exec("INSERT INTO stage VALUES (1, 'pretrain', 'finished', 1.0, 2.0)");
+    db.exec("INSERT INTO series VALUES (1, 'loss')");
+    db.exec("INSERT INTO metric VALUES (1, 1, 1, 1.5, 10, 3.0), (1, 1, 2, 1.6, 20, 2.0)");
+    db.exec("INSERT INTO moe VALUES (1, 2, 1, 0, 30, 0.0), (1, 2, 1, 1, 10, 0.0)");
+  }
+  {
+    RunStoreReader r = RunStoreReader::open(d.p.string());
+    EXPECT_EQ(r.schema_version(), kStoreSchemaVersion);
+    EXPECT_EQ(r.points("loss").size(), 2u);
+    EXPECT_EQ(r.summary().name, "old");
+    sql::Db db(path, SQLITE_OPEN_READONLY);
+    sql::Stmt s(db, "SELECT imbalance, cv FROM moe_layer WHERE step = 2 AND layer = 1");
+    ASSERT_TRUE(s.step()) << "the migration filled the new summary table from the old rows";
+    EXPECT_DOUBLE_EQ(s.f64(0), 1.5);  // max 30 / mean 20
+    EXPECT_DOUBLE_EQ(s.f64(1), 0.5);  // std 10 / mean 20
+  }
+  // a writer continues a migrated run
+  auto w = RunStoreWriter::reopen(d.p.string());
+  w->metrics("pretrain", 3, 1.7, 30, {{"loss", 1.0}});
+  w->finish("finished");
+  EXPECT_EQ(RunStoreReader::open(d.p.string()).points("loss").size(), 3u);
+}
+
+TEST(Store, RefusesNewerCorruptAndForeignFilesWithoutTouchingThem) {
+  Dir d("refuse");
+  {
+    auto w = RunStoreWriter::create(d.p.string(), info("n"));
+    w->metrics("pretrain", 1, 0.1, 1, {{"loss", 1.0}});
+    w->finish("finished");
+  }
+  const fs::path db = d.p / "run.db";
+  {
+    sql::Db raw(db.string(), SQLITE_OPEN_READWRITE);
+    raw.exec("PRAGMA user_version = 99");
+  }
+  const std::string newer = slurp(db);
+  try {
+    RunStoreReader::open(d.p.string());
+    FAIL() << "opened a newer database";
+  } catch (const FormatError& e) {
+    EXPECT_NE(std::string(e.what()).find("newer"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(RunStoreWriter::reopen(d.p.string()), FormatError);
+  EXPECT_EQ(slurp(db), newer);
+
+  Dir f("foreign");
+  std::ofstream(f.p / "run.db") << "this is a text file, not a database\n" << std::string(5000, 'x');
+  const std::string foreign = slurp(f.p / "run.db");
+  EXPECT_THROW(RunStoreReader::open(f.p.string()), FormatError);
+  EXPECT_THROW(RunStoreWriter::reopen(f.p.string()), FormatError);
+  EXPECT_EQ(slurp(f.p / "run.db"), foreign);
+
+  // a real database with damaged pages
+  Dir c("corrupt");
+  {
+    auto w = RunStoreWriter::create(c.p.string(), info("c"));
+    for (int s = 1; s <= 3000; s++) w->metrics("pretrain", s, s, s, {{"loss", s * 1.0}, {"lr", 1.0}});
+    w->finish("finished");
+  }
+  {
+    sql::Db raw((c.p / "run.db").string(), SQLITE_OPEN_READWRITE);
+    raw.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+  }
+  std::string bytes = slurp(c.p / "run.db");
+  ASSERT_GT(bytes.size(), 40000u);
+  for (size_t i = 8192; i < 8192 + 4096; i++) bytes[i] = (char)(i * 7);
+  std::ofstream(c.p / "run.db", std::ios::binary) << bytes;
+  EXPECT_THROW(RunStoreReader::open(c.p.string()), FormatError);
+  EXPECT_EQ(slurp(c.p / "run.db"), bytes);
+}
+
+TEST(Store, DecimationKeepsTheTrueMinAndMaxOfEachBucket) {
+  Dir d("decimate");
+  auto w = RunStoreWriter::create(d.p.string(), info("d"));
+  std::mt19937 rng(7);
+  std::normal_distribution<double> nd(0, 1);
+  const int n = 20000;
+  for (int s = 1; s <= n; s++) w->metrics("pretrain", s, 0.5 * s, 256 * s, {{"loss", nd(rng)}});
+  w->finish("finished");
+  RunStoreReader r = RunStoreReader::open(d.p.string());
+  const auto pts = r.points("loss");
+  for (std::string x : {"step", "wall", "tokens"}) {
+    const double x0 = x == "step" ? 1234 : x == "wall" ? 617 : 256 * 1234, x1 = x == "step" ? 17777 : x == "wall" ? 8888.5 : 256.0 * 17777;
+    const int buckets = 37;
+    auto bs = r.decimate("loss", x, x0, x1, buckets);
+    ASSERT_LE((int)bs.size(), buckets);
+    ASSERT_GE((int)bs.size(), buckets - 1);
+    int64_t total = 0;
+    for (const Bucket& b : bs) {
+      double mn = INFINITY, mx = -INFINITY;
+      int64_t cnt = 0;
+      for (const auto& p : pts) {
+        const double xv = x == "step" ? p.step : x == "wall" ? p.wall : p.tokens;
+        if (xv >= b.x_min && xv <= b.x_max) { mn = std::min(mn, p.value); mx = std::max(mx, p.value); cnt++; }
+      }
+      EXPECT_EQ(b.min, mn);
+      EXPECT_EQ(b.max, mx);
+      EXPECT_EQ(b.count, cnt);
+      total += b.count;
+    }
+    int64_t in_range = 0;
+    for (const auto& p : pts) {
+      const double xv = x == "step" ? p.step : x == "wall" ? p.wall : p.tokens;
+      in_range += xv >= x0 && xv <= x1;
+    }
+    EXPECT_EQ(total, in_range) << x << ": every point of the range is in exactly one bucket";
+  }
+}
+
+TEST(Store, FullTextSearchFindsATraceByAWordInItsReasoning) {
+  Dir d("fts");
+  auto w = RunStoreWriter::create(d.p.string(), info("f"));
+  for (int i = 0; i < 50; i++) {
+    TraceRecord t;
+    t.step = i / 10;
+    t.stage = "grpo";
+    t.prompt = "What is " + std::to_string(i) + " + 1?";
+    t.completion = "<think>" + std::to_string(i) + " plus one</think><answer>" + std::to_string(i + 1) + "</answer>";
+    if (i == 23) t.completion = "<think>23 + 1 = 25. Wait, let me recheck: 23 + 1 = 24.</think><answer>24</answer>";
+    t.group_id = i / 5;
+    t.rewards = {{"accuracy", 1.0}, {"format", 1.0}};
+    t.advantage = 0.5;
+    w->trace(t);
+  }
+  w->finish("finished");
+  RunStoreReader r = RunStoreReader::open(d.p.string());
+  auto hits = r.search_traces("recheck");
+  ASSERT_EQ(hits.size(), 1u);
+  EXPECT_EQ(hits[0].step, 2);
+  EXPECT_EQ(hits[0].stage, "grpo");
+  EXPECT_NE(hits[0].completion.find("Wait"), std::string::npos);
+  EXPECT_EQ(hits[0].rewards.at("accuracy"), 1.0);
+  EXPECT_EQ(r.traces(2, "grpo").size(), 10u);
+  EXPECT_THROW(r.search_traces("\"unbalanced"), InvalidArgument);
+}
+
+TEST(Store, AFullDiskStopsWritingAndKeepsWhatWasCommitted) {
+  Dir d("full");
+  auto w = RunStoreWriter::create(d.p.string(), info("full"));
+  for (int s = 1; s <= 100; s++) w->metrics("pretrain", s, s, s, {{"loss", 1.0}});
+  w->flush();
+  ASSERT_EQ(w->error(), "");
+  // the file size limit acts like a full disk, and works even for root
+  rlimit saved{};
+  getrlimit(RLIMIT_FSIZE, &saved);
+  rlimit small = saved;
+  small.rlim_cur = fs::file_size(d.p / "run.db") + fs::file_size(d.p / "run.db-wal") + 4096;
+  auto old = std::signal(SIGXFSZ, SIG_IGN);
+  setrlimit(RLIMIT_FSIZE, &small);
+  for (int s = 101; s <= 20000; s++) w->metrics("pretrain", s, s, s, {{"loss", 2.0}, {"pad", s * 1.5}});
+  w->flush();
+  const std::string err = w->error();
+  setrlimit(RLIMIT_FSIZE, &saved);
+  std::signal(SIGXFSZ, old);
+  EXPECT_NE(err, "") << "the writer reports the failure";
+  w.reset();
+  RunStoreReader r = RunStoreReader::open(d.p.string(), false);
+  EXPECT_GE(r.points("loss").size(), 100u);
+  sql::Db db((d.p / "run.db").string(), SQLITE_OPEN_READONLY);
+  sql::Stmt ic(db, "PRAGMA integrity_check");
+  ASSERT_TRUE(ic.step());
+  EXPECT_EQ(ic.text(0), "ok");
+}
+
+}  // namespace
+}  // namespace aha
