@@ -9,6 +9,8 @@
 #include "engine/bench.h"
 #include "engine/checkpoint.h"
 #include "engine/error.h"
+#include "engine/store.h"
+#include <unistd.h>
 
 namespace aha::cli {
 namespace fs = std::filesystem;
@@ -86,14 +88,19 @@ void add_score(CLI::App& app) {
   });
 }
 
+void add_bench_store(CLI::App* bench);
+
 void add_bench(CLI::App& app) {
   auto* bench = app.add_subcommand("bench", "Benchmarks");
   bench->require_subcommand(1);
+  add_bench_store(bench);
   auto* cmd = bench->add_subcommand("train", "Time training steps: tokens/s, FLOP/s, MFU, memory");
   static std::string source;
   static int steps = 10;
   static bool json = false, profile = false;
+  static std::string record;
   cmd->add_option("config", source, "Preset name or TOML file")->required();
+  cmd->add_option("--record", record, "Also record every step into a new run database in this directory");
   cmd->add_flag("--profile", profile, "Also print time per op (GEMMs by shape)");
   cmd->add_option("--steps", steps, "Timed steps (after 2 warm-up steps)")->check(CLI::PositiveNumber);
   cmd->add_flag("--json", json, "Print one JSON object");
@@ -107,7 +114,7 @@ void add_bench(CLI::App& app) {
       fs::create_directories(dir, ec);
       if (!ec) cache = (dir / "fma_peak.txt").string();
     }
-    TrainBench r = bench_train(cfg, steps, cache, profile);
+    TrainBench r = bench_train(cfg, steps, cache, profile, record);
     if (profile) std::fprintf(stderr, "%s", r.profile.c_str());
     if (json) {
       std::cout << r.to_json() << "\n";
@@ -117,6 +124,27 @@ void add_bench(CLI::App& app) {
                   cfg.name.c_str(), r.tokens_per_s, r.step_ms_median, r.achieved_gflops,
                   r.peak_gflops, 100 * r.mfu, r.params_total, r.params_active, r.peak_rss_mb);
     }
+  });
+}
+
+void add_bench_store(CLI::App* bench) {
+  auto* cmd = bench->add_subcommand("store", "Sustained ingest into a run database: points/s and traces/s");
+  static std::string dir;
+  static int64_t points = 2'000'000, traces = 50'000;
+  static bool json = false;
+  cmd->add_option("--dir", dir, "Directory for the database (default: a new temporary one, removed after)");
+  cmd->add_option("--points", points, "Scalar points to write")->check(CLI::PositiveNumber);
+  cmd->add_option("--traces", traces, "Traces to write")->check(CLI::PositiveNumber);
+  cmd->add_flag("--json", json, "Print one JSON object");
+  cmd->callback([] {
+    const bool temp = dir.empty();
+    const fs::path d = temp ? fs::temp_directory_path() / ("aha-bench-store-" + std::to_string(::getpid())) : fs::path(dir);
+    if (fs::exists(d / store_file_name())) throw InvalidArgument("--dir '" + d.string() + "' already holds a run database");
+    StoreBench r = bench_store(d.string(), points, traces);
+    if (temp) fs::remove_all(d);
+    if (json) std::cout << r.to_json() << "\n";
+    else std::printf("%.0f points/s, %.0f traces/s (%lld points, %lld traces, %.1f MB)\n", r.points_per_s,
+                     r.traces_per_s, (long long)r.points, (long long)r.traces, r.db_mb);
   });
 }
 

@@ -20,7 +20,25 @@ struct TrainBench {
 // Runs `steps` timed optimiser steps after 2 warm-up steps. peak_cache: where the FMA
 // probe's result is cached ("" = measure every time).
 // profile: time every op through ProfilingOps (slower; for finding hot spots).
+// record_dir: when not empty, every step is also recorded into a run database there,
+// as `aha train` does (metrics and MoE rows), to measure what recording costs.
 TrainBench bench_train(const RunConfig& cfg, int steps, const std::string& peak_cache,
-                       bool profile = false);
+                       bool profile = false, const std::string& record_dir = "");
+
+}  // namespace aha
+
+namespace aha {
+
+// `aha bench store`: sustained ingest into a run database on this machine.
+struct StoreBench {
+  double points_per_s = 0, traces_per_s = 0;
+  int64_t points = 0, traces = 0;
+  double db_mb = 0;
+  std::string to_json() const;
+};
+// Writes `points` scalar points (in steps of `series` values, as a training loop would)
+// and `traces` GRPO-style traces into a fresh database under `dir`, timing enqueue to
+// commit.
+StoreBench bench_store(const std::string& dir, int64_t points, int64_t traces, int series = 20);
 
 }  // namespace aha

@@ -149,7 +149,7 @@ std::vector<RunStoreReader::Point> RunStoreReader::points(const std::string& nam
   std::vector<Point> out;
   sql::Stmt s(impl_->db,
               "SELECT m.step, m.wall, m.tokens, m.value FROM metric m JOIN series s ON s.id = m.series "
-              "WHERE s.name = ? AND m.value IS NOT NULL ORDER BY m.step, m.rowid");
+              "WHERE s.name = ? AND m.value IS NOT NULL ORDER BY m.stage, m.step");
   s.bind(1, name);
   while (s.step()) out.push_back({s.i64(0), s.f64(1), s.i64(2), s.f64(3)});
   return out;
@@ -160,8 +160,8 @@ std::vector<Bucket> RunStoreReader::decimate(const std::string& name, const std:
   if (x != "step" && x != "wall" && x != "tokens")
     throw InvalidArgument("decimate: x must be step, wall or tokens, not '" + x + "'");
   if (buckets < 1 || !(x1 >= x0)) throw InvalidArgument("decimate: need buckets >= 1 and x1 >= x0");
-  // One range scan over the (series, x) index; GROUP BY bucket returns one row per
-  // non-empty bucket with the true min and max of its points.
+  // One scan of the series' rows (contiguous: the table is clustered by series); GROUP BY
+  // bucket returns one row per non-empty bucket with the true min and max of its points.
   const std::string q =
       "SELECT min(MAX(0, MIN(?4 - 1, CAST((m." + x + " - ?2) * ?4 / (?3 - ?2 + 1e-300) AS INTEGER)))) AS b, "
       "min(m." + x + "), max(m." + x + "), min(m.value), max(m.value), avg(m.value), count(*) "

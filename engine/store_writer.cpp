@@ -48,7 +48,8 @@ struct RunStoreWriter::Impl {
   std::thread thread;
 
   explicit Impl(sql::Db d) : db(std::move(d)) {
-    ins_metric = sql::Stmt(db, "INSERT INTO metric(series, stage, step, wall, tokens, value) VALUES (?,?,?,?,?,?)");
+    // a step recorded twice (a re-evaluation) keeps its last value
+    ins_metric = sql::Stmt(db, "INSERT OR REPLACE INTO metric(series, stage, step, wall, tokens, value) VALUES (?,?,?,?,?,?)");
     ins_series = sql::Stmt(db, "INSERT INTO series(name) VALUES (?)");
     ins_stage = sql::Stmt(db, "INSERT INTO stage(name, status, started_at) VALUES (?, 'running', ?)");
     end_stage = sql::Stmt(db, "UPDATE stage SET status = ?, ended_at = ? WHERE id = ?");
