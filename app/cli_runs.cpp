@@ -1,4 +1,4 @@
-// aha runs: list, show, export, compare and remove the runs of a workspace.
+// aha runs: list, show, follow, export, compare and remove the runs of a workspace.
 // Everything here reads run.db through engine/store.h; nothing but `rm` changes a run.
 #include <unistd.h>
 
@@ -15,6 +15,9 @@
 #include <sstream>
 
 #include "app/cli.h"
+
+#include <chrono>
+#include <thread>
 #include "engine/error.h"
 #include "engine/store.h"
 
@@ -368,6 +371,33 @@ void cmd_rm(const std::string& run, const std::string& ws, bool yes) {
 
 }  // namespace
 
+// Prints a run's new steps (one line per step with its metrics) and events as another
+// process writes them, until the run is no longer running.
+void cmd_follow(const std::string& run, const std::string& ws, double interval_s, const std::vector<std::string>& keys) {
+  const fs::path dir = resolve_run(run, ws);
+  RunFollower follower(dir.string());
+  for (;;) {
+    RunFollower::Update u = follower.poll();
+    std::map<std::pair<std::string, int64_t>, std::map<std::string, double>> steps;  // (stage, step) → metrics
+    for (const auto& p : u.points) steps[{p.stage, p.step}][p.series] = p.value;
+    for (const auto& [key, m] : steps) {
+      std::string line = key.first + " step " + std::to_string(key.second);
+      for (const auto& k : keys)
+        if (auto it = m.find(k); it != m.end()) line += "  " + k + " " + fmt("%.5g", it->second);
+      std::printf("%s\n", line.c_str());
+    }
+    for (const auto& e : u.events)
+      std::printf("[%s] %s%s%s\n", local_time(e.wall, "%H:%M:%S").c_str(), e.kind.c_str(),
+                  e.message.empty() ? "" : ": ", e.message.c_str());
+    std::fflush(stdout);
+    if (u.status != "running") {
+      std::printf("run is %s\n", u.status.c_str());
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::duration<double>(interval_s));
+  }
+}
+
 void add_runs(CLI::App& app) {
   auto* runs = app.add_subcommand("runs", "Inspect the runs of a workspace");
   runs->require_subcommand(1);
@@ -400,6 +430,15 @@ void add_runs(CLI::App& app) {
   cmp->add_option("runs", many, "Two or more runs (directories or names in the workspace)")->required();
   workspace(cmp);
   cmp->callback([] { cmd_compare(many, ws); });
+
+  static double interval = 0.5;
+  static std::vector<std::string> keys = {"loss", "eval_loss", "tokens_per_s"};
+  auto* fol = runs->add_subcommand("follow", "Print a run's new steps and events live while another process trains it");
+  fol->add_option("run", run, "Run directory, or the name of one in the workspace")->required();
+  workspace(fol);
+  fol->add_option("--interval", interval, "Seconds between polls")->check(CLI::PositiveNumber)->capture_default_str();
+  fol->add_option("--metrics", keys, "Metrics to print on each step line")->capture_default_str();
+  fol->callback([] { cmd_follow(run, ws, interval, keys); });
 
   auto* rm = runs->add_subcommand("rm", "Delete a run directory (asks for --yes; refuses a running run)");
   rm->add_option("run", run, "Run directory, or the name of one in the workspace")->required();

@@ -52,7 +52,8 @@ void add_init(CLI::App& app) {
 
 void add_train(CLI::App& app) {
   auto* cmd = app.add_subcommand("train", "Train a model (pretraining) with a terminal progress bar");
-  static std::string source, run_dir, resume, data, resume_run;
+  static std::string source, run_dir, resume, data, resume_run, notes;
+  static std::vector<std::string> tags;
   static int steps = 0;
   cmd->add_option("config", source, "Preset name (e.g. tiny) or TOML file");
   cmd->add_option("--run-dir", run_dir, "Where checkpoints go (default runs/<name>-<time>)");
@@ -60,6 +61,8 @@ void add_train(CLI::App& app) {
   cmd->add_option("--resume-from", resume, "Start a new run from a checkpoint directory");
   cmd->add_option("--resume", resume_run, "Continue an interrupted run (its directory) from its last checkpoint");
   cmd->add_option("--data", data, "Train on this UTF-8 text file (overrides data.source)");
+  cmd->add_option("--tag", tags, "A tag for the run (repeatable), shown by `aha runs`");
+  cmd->add_option("--notes", notes, "Free-text notes stored with the run");
   cmd->callback([] {
     if (!resume_run.empty()) {
       if (!source.empty() || !resume.empty() || !run_dir.empty())
@@ -82,6 +85,8 @@ void add_train(CLI::App& app) {
       cfg.data.source = data;
     }
     validate(cfg);
+    cfg.tags = tags;
+    cfg.notes = notes;
     if (run_dir.empty()) run_dir = default_run_dir(cfg.name);
     fs::create_directories(run_dir);
     spdlog::info("run '{}' → {}", cfg.name, run_dir);

@@ -79,6 +79,9 @@ struct RunConfig {
   TrainConfig train;
   DataConfig data;
   std::string origin;  // where it was loaded from (preset name or file path), for messages
+  // Labels of a run (set by `aha train --tag/--notes`, stored in the run database, not in TOML).
+  std::vector<std::string> tags;
+  std::string notes;
 };
 
 // Parses TOML text; `origin` names the source in error messages. Throws ConfigError.

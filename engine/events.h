@@ -14,7 +14,9 @@
 namespace aha {
 
 struct Event {
-  enum class Kind { Started, Step, Eval, Checkpoint, Paused, Resumed, Stopped, Finished, Error, Log };
+  // Token: a piece of generated text (message) of sample `step` — the live chain of
+  // thought; the generation issue streams these.
+  enum class Kind { Started, Step, Eval, Checkpoint, Paused, Resumed, Stopped, Finished, Error, Log, Token };
   Kind kind = Kind::Log;
   std::string stage;                       // "pretrain", later "sft", "grpo"
   int64_t step = 0;                        // optimiser steps done in the stage

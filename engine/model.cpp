@@ -86,6 +86,12 @@ double Model::flops_per_token(int T) const {
   return 6.0 * fwd_w + 3.0 * fwd_attn;
 }
 
+double Model::kv_bytes_per_token(bool mla, int elem_bytes) const {
+  const double per_layer = mla ? cfg.kv_lora_rank + cfg.qk_rope_head_dim
+                               : (double)cfg.num_attention_heads * (cfg.qk_head_dim() + cfg.v_head_dim);
+  return per_layer * cfg.num_hidden_layers * elem_bytes;
+}
+
 // h [N,d] → final norm → logits [N,V] → per-token CE loss [N]
 void Model::head_loss(const float* h, size_t norm_w, Buf& hn, Buf& rstd, Buf& logits, Buf& loss,
                       const int32_t* tgt, int N) {

@@ -65,6 +65,10 @@ class Model {
   size_t params_total() const { return params.trainable_total(); }
   size_t params_active() const;            // per token: shared + top-K routed experts
   double flops_per_token(int T) const;     // training (forward + backward) FLOPs per token
+  // Decoding cache per token over all layers, in bytes of `elem_bytes` elements:
+  // MLA's absorbed cache (kv_lora_rank + qk_rope_head_dim per layer) or the cache an
+  // MHA model with the same heads would keep (heads · (qk_head_dim + v_head_dim)).
+  double kv_bytes_per_token(bool mla, int elem_bytes = 2) const;
 
   const ModelConfig cfg;
   Params params;

@@ -37,6 +37,7 @@ const char* event_kind_name(Event::Kind k) {
     case Event::Kind::Finished: return "finished";
     case Event::Kind::Error: return "error";
     case Event::Kind::Log: return "log";
+    case Event::Kind::Token: return "token";
   }
   return "?";
 }
@@ -156,6 +157,8 @@ Run::Run(RunConfig cfg, std::string run_dir, std::string resume_from, bool conti
       info.name = cfg_.name;
       info.config_toml = to_toml(cfg_);
       info.version = "aha 0.1.0";
+      info.tags = cfg_.tags;
+      info.notes = cfg_.notes;
       store_ = RunStoreWriter::create(run_dir_, info);
     }
   }
@@ -247,7 +250,16 @@ void Run::body() {
                                          {"params_active", (double)model_->params_active()}});
     for (auto& st : stages_) {
       cur = st.get();
-      if (store_) store_->stage_started(cur->name());
+      if (store_ && cur->steps_done() == 0) {
+        store_->stage_started(cur->name());
+        // what the model is, recorded at the stage's step 0 (BF16 cache bytes, as served)
+        store_->metrics(cur->name(), 0, 0.0, 0,
+                        {{"params_total", (double)model_->params_total()},
+                         {"params_active", (double)model_->params_active()},
+                         {"flops_per_token", model_->flops_per_token(cfg_.train.seq_len)},
+                         {"kv_bytes_per_token_mla", model_->kv_bytes_per_token(true)},
+                         {"kv_bytes_per_token_mha", model_->kv_bytes_per_token(false)}});
+      }
       const int log_every = cfg_.train.log_every;
       while (cur->steps_done() < cur->total_steps()) {
         if (pause_) {

@@ -133,10 +133,33 @@ class RunStoreReader {
   // MoE rows of one step: layer → tokens per expert, bias per expert.
   std::vector<MoeLayerRecord> moe(const std::string& stage, int64_t step) const;
   int schema_version() const;
+  std::string summary_status() const;  // the status alone (cheap)
 
   struct Impl;
  private:
+  friend class RunFollower;
   explicit RunStoreReader(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Follows a run that another process is writing, by polling its database: each poll
+// returns the points and events committed since the previous one. A poll reads only the
+// new rows (a primary-key range per series past the last step seen), so following a long
+// run costs as little as following a short one.
+class RunFollower {
+ public:
+  explicit RunFollower(const std::string& run_dir);
+  ~RunFollower();
+  struct Point { std::string series, stage; int64_t step = 0; double wall = 0; int64_t tokens = 0; double value = 0; };
+  struct Update {
+    std::vector<Point> points;     // in (series, stage, step) order
+    std::vector<EventRow> events;  // in order
+    std::string status;            // the run's status now
+  };
+  Update poll();
+
+ private:
+  struct Impl;
   std::unique_ptr<Impl> impl_;
 };
 

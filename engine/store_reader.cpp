@@ -222,6 +222,52 @@ std::vector<MoeLayerRecord> RunStoreReader::moe(const std::string& stage, int64_
   return out;
 }
 
+struct RunFollower::Impl {
+  std::string dir;
+  std::map<std::pair<int64_t, int64_t>, int64_t> last_step;  // (series, stage) → last step seen
+  int64_t last_event = 0;
+};
+
+RunFollower::RunFollower(const std::string& run_dir) : impl_(std::make_unique<Impl>()) {
+  impl_->dir = run_dir;
+}
+RunFollower::~RunFollower() = default;
+
+RunFollower::Update RunFollower::poll() {
+  Update u;
+  // A fresh connection per poll: a long-lived read transaction would pin the WAL.
+  RunStoreReader r = RunStoreReader::open(impl_->dir, false);
+  const sql::Db& db = r.impl_->db;
+  u.status = r.summary_status();
+  sql::Stmt pairs(db, "SELECT s.id, s.name, st.id, st.name FROM series s, stage st");
+  sql::Stmt q(db,
+              "SELECT step, wall, tokens, value FROM metric WHERE series = ? AND stage = ? AND step > ? "
+              "AND value IS NOT NULL ORDER BY step");
+  while (pairs.step()) {
+    const auto key = std::make_pair(pairs.i64(0), pairs.i64(2));
+    int64_t& last = impl_->last_step.try_emplace(key, INT64_MIN).first->second;
+    q.bind(1, key.first).bind(2, key.second).bind(3, last);
+    while (q.step()) {
+      u.points.push_back({pairs.text(1), pairs.text(3), q.i64(0), q.f64(1), q.i64(2), q.f64(3)});
+      last = q.i64(0);
+    }
+    q.reset();
+  }
+  sql::Stmt ev(db, "SELECT id, wall, kind, stage, message, step FROM event WHERE id > ? ORDER BY id");
+  ev.bind(1, impl_->last_event);
+  while (ev.step()) {
+    u.events.push_back({ev.f64(1), ev.text(2), ev.text(3), ev.text(4), ev.i64(5)});
+    impl_->last_event = ev.i64(0);
+  }
+  return u;
+}
+
+std::string RunStoreReader::summary_status() const {
+  if (impl_->interrupted) return "interrupted";
+  sql::Stmt r(impl_->db, "SELECT status FROM run WHERE id = 1");
+  return r.step() ? r.text(0) : "";
+}
+
 std::vector<std::string> list_run_dirs(const std::string& workspace) {
   std::vector<std::string> out;
   std::error_code ec;

@@ -170,6 +170,8 @@ std::unique_ptr<RunStoreWriter> RunStoreWriter::reopen(const std::string& run_di
   store::migrate(db, version);
   sql::Stmt up(db, "UPDATE run SET status = 'running', ended_at = NULL, pid = ?, host = ?, heartbeat = ? WHERE id = 1");
   up.bind(1, (int64_t)getpid()).bind(2, host_name()).bind(3, now_s()).run();
+  // the stage that was cut short runs again
+  db.exec("UPDATE stage SET status = 'running', ended_at = NULL WHERE id = (SELECT max(id) FROM stage)");
   return std::unique_ptr<RunStoreWriter>(new RunStoreWriter(std::make_unique<Impl>(std::move(db))));
 }
 

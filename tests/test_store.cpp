@@ -318,3 +318,75 @@ TEST(Store, AFullDiskStopsWritingAndKeepsWhatWasCommitted) {
 
 }  // namespace
 }  // namespace aha
+
+#include "engine/events.h"
+
+namespace aha {
+namespace {
+
+// Another process writes a run slowly; a follower polling its database sees every point
+// exactly once, in order, the events, and the final status.
+TEST(Store, FollowerTailsARunWrittenByAnotherProcess) {
+  Dir d("follow");
+  int ready[2];
+  ASSERT_EQ(pipe(ready), 0);
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    close(ready[0]);
+    auto w = RunStoreWriter::create(d.p.string(), info("f"));
+    w->event("started", "", 0, "");
+    w->flush();
+    (void)!write(ready[1], "x", 1);
+    for (int s = 1; s <= 60; s++) {
+      w->metrics("pretrain", s, s * 0.01, s * 10, {{"loss", 1.0 / s}, {"lr", 0.1}});
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    w->event("finished", "pretrain", 60, "");
+    w->finish("finished");
+    _exit(0);
+  }
+  close(ready[1]);
+  char c;
+  ASSERT_EQ(read(ready[0], &c, 1), 1);
+  RunFollower f(d.p.string());
+  std::vector<int64_t> loss_steps;
+  std::vector<std::string> kinds;
+  int polls = 0;
+  std::string status;
+  for (;;) {
+    auto u = f.poll();
+    polls++;
+    for (const auto& p : u.points) if (p.series == "loss") loss_steps.push_back(p.step);
+    for (const auto& e : u.events) kinds.push_back(e.kind);
+    status = u.status;
+    if (status != "running") { auto last = f.poll(); for (const auto& p : last.points) if (p.series == "loss") loss_steps.push_back(p.step); for (const auto& e : last.events) kinds.push_back(e.kind); break; }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  int st = 0;
+  waitpid(pid, &st, 0);
+  EXPECT_EQ(status, "finished");
+  EXPECT_GT(polls, 3) << "the run was followed while it was written";
+  ASSERT_EQ(loss_steps.size(), 60u);
+  for (size_t i = 0; i < loss_steps.size(); i++) EXPECT_EQ(loss_steps[i], (int64_t)i + 1);
+  EXPECT_EQ(kinds, (std::vector<std::string>{"started", "finished"}));
+}
+
+TEST(EventStreamTest, NeverBlocksAndCountsWhatItDrops) {
+  EventStream s(100);
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < 100000; i++) {
+    Event e;
+    e.kind = Event::Kind::Step;
+    e.step = i;
+    s.push(e);
+  }
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 2.0);
+  EXPECT_EQ(s.dropped(), 100000u - 100u);
+  auto first = s.pop(std::chrono::milliseconds(0));
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->step, 100000 - 100) << "the oldest are dropped, the newest kept";
+}
+
+}  // namespace
+}  // namespace aha
