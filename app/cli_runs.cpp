@@ -152,7 +152,7 @@ void cmd_list(const std::string& ws, bool as_json) {
       // the engine's message as is: the row already names the run
       const RunSummary s = RunStoreReader::open(dir).summary();
       const std::string stage = s.stages.empty() ? "" : s.stages.back().name;
-      j.update({{"name", s.name}, {"status", s.status}, {"stage", stage}, {"last_step", s.last_step},
+      j.update({{"id", s.uuid}, {"name", s.name}, {"status", s.status}, {"stage", stage}, {"last_step", s.last_step},
                 {"created", local_time(s.created_at)}, {"created_at", s.created_at},
                 {"loss", opt_metric(s, "loss")}, {"eval_loss", opt_metric(s, "eval_loss")}, {"tags", s.tags}});
       t.push_back({label(dir), s.name, s.status, stage.empty() ? "-" : stage, std::to_string(s.last_step),
@@ -188,7 +188,7 @@ void cmd_show(const std::string& run, const std::string& ws, bool as_json) {
     for (const auto& c : s.checkpoints) cks.push_back(checkpoint_json(s, c));
     for (const auto& e : events)
       ev.push_back({{"wall", e.wall}, {"kind", e.kind}, {"stage", e.stage}, {"step", e.step}, {"message", e.message}});
-    json j = {{"dir", s.dir}, {"name", s.name}, {"status", s.status}, {"created_at", s.created_at},
+    json j = {{"dir", s.dir}, {"id", s.uuid}, {"name", s.name}, {"status", s.status}, {"created_at", s.created_at},
               {"ended_at", s.ended_at}, {"host", s.host}, {"version", s.version}, {"notes", s.notes},
               {"tags", s.tags}, {"last_step", s.last_step}, {"stages", stages}, {"checkpoints", cks},
               {"latest", s.latest}, {"events", ev}};
@@ -196,7 +196,7 @@ void cmd_show(const std::string& run, const std::string& ws, bool as_json) {
     return;
   }
   const char* sec = "%Y-%m-%d %H:%M:%S";
-  Table head{{"run", label(dir) + "  (" + s.dir + ")"}, {"name", s.name}, {"status", s.status},
+  Table head{{"run", label(dir) + "  (" + s.dir + ")"}, {"id", s.uuid}, {"name", s.name}, {"status", s.status},
              {"created", local_time(s.created_at, sec)}, {"ended", local_time(s.ended_at, sec)},
              {"host", s.host}, {"version", s.version}, {"tags", s.tags.empty() ? "-" : join(s.tags, ", ")}};
   if (!s.notes.empty()) head.push_back({"notes", s.notes});

@@ -91,7 +91,7 @@ struct StageRow { std::string name, status; double started_at = 0, ended_at = 0;
 struct CheckpointRow { std::string stage, path; int64_t step = 0; double wall = 0; std::string metrics_json; };
 struct EventRow { double wall = 0; std::string kind, stage, message; int64_t step = 0; };
 struct RunSummary {
-  std::string dir, name, status, config_toml, version, host, notes;
+  std::string dir, uuid, name, status, config_toml, version, host, notes;
   std::vector<std::string> tags;
   double created_at = 0, ended_at = 0;
   std::vector<StageRow> stages;

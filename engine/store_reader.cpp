@@ -109,7 +109,7 @@ RunSummary RunStoreReader::summary() const {
   const sql::Db& db = impl_->db;
   RunSummary s;
   s.dir = impl_->dir;
-  sql::Stmt r(db, "SELECT name, status, config, version, host, notes, tags, created_at, ended_at FROM run WHERE id = 1");
+  sql::Stmt r(db, "SELECT name, status, config, version, host, notes, tags, created_at, ended_at, uuid FROM run WHERE id = 1");
   if (!r.step()) throw FormatError(db.path() + ": not a run database (no run row)");
   s.name = r.text(0);
   s.status = impl_->interrupted ? "interrupted" : r.text(1);
@@ -120,6 +120,7 @@ RunSummary RunStoreReader::summary() const {
   try { s.tags = nlohmann::json::parse(r.text(6)).get<std::vector<std::string>>(); } catch (const nlohmann::json::exception&) {}
   s.created_at = r.f64(7);
   s.ended_at = r.is_null(8) ? 0 : r.f64(8);
+  s.uuid = r.text(9);
   sql::Stmt st(db, "SELECT name, status, started_at, ended_at FROM stage ORDER BY id");
   while (st.step()) {
     StageRow row{st.text(0), st.text(1), st.f64(2), st.is_null(3) ? 0 : st.f64(3)};

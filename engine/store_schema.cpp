@@ -54,7 +54,8 @@ PRAGMA user_version = 1;
 )SQL";
 
 // Version 2: per-step, per-layer MoE summary (imbalance max/mean and coefficient of
-// variation) so the studio's imbalance-over-time chart does not re-aggregate raw rows.
+// variation) so the studio's imbalance-over-time chart does not re-aggregate raw rows;
+// a globally unique run id (runs copied between workspaces keep their identity).
 const char* kMigrateV1toV2 = R"SQL(
 CREATE TABLE moe_layer(
   stage INTEGER NOT NULL, step INTEGER NOT NULL, layer INTEGER NOT NULL,
@@ -67,6 +68,7 @@ INSERT INTO moe_layer(stage, step, layer, imbalance, cv)
               THEN sqrt(max(avg(tokens * tokens) - avg(tokens) * avg(tokens), 0)) / avg(tokens)
               ELSE 0 END
   FROM moe GROUP BY stage, step, layer;
+ALTER TABLE run ADD COLUMN uuid TEXT NOT NULL DEFAULT '';
 PRAGMA user_version = 2;
 )SQL";
 

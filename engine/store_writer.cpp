@@ -10,6 +10,7 @@
 #include <functional>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <thread>
 
 #include "engine/sqlite_util.h"
@@ -25,6 +26,19 @@ namespace {
 double now_s() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
+// A random (version 4) UUID identifying the run wherever its directory moves.
+std::string new_uuid() {
+  std::random_device rd;
+  uint8_t b[16];
+  for (auto& x : b) x = (uint8_t)rd();
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  char s[37];
+  std::snprintf(s, sizeof s, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2],
+                b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+  return s;
+}
+
 std::string host_name() {
   char h[256] = {0};
   gethostname(h, sizeof h - 1);
@@ -153,11 +167,12 @@ std::unique_ptr<RunStoreWriter> RunStoreWriter::create(const std::string& run_di
   store::configure_writer(db);
   store::create_schema(db);
   sql::Stmt ins(db,
-      "INSERT INTO run(id, name, status, created_at, config, version, host, pid, heartbeat, notes, tags) "
-      "VALUES (1, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?)");
+      "INSERT INTO run(id, name, status, created_at, config, version, host, pid, heartbeat, notes, tags, uuid) "
+      "VALUES (1, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   const double t = now_s();
   ins.bind(1, info.name).bind(2, t).bind(3, info.config_toml).bind(4, info.version).bind(5, info.host.empty() ? host_name() : info.host)
-      .bind(6, (int64_t)getpid()).bind(7, t).bind(8, info.notes).bind(9, nlohmann::json(info.tags).dump()).run();
+      .bind(6, (int64_t)getpid()).bind(7, t).bind(8, info.notes).bind(9, nlohmann::json(info.tags).dump())
+      .bind(10, new_uuid()).run();
   return std::unique_ptr<RunStoreWriter>(new RunStoreWriter(std::make_unique<Impl>(std::move(db))));
 }
 

@@ -390,3 +390,54 @@ TEST(EventStreamTest, NeverBlocksAndCountsWhatItDrops) {
 
 }  // namespace
 }  // namespace aha
+
+#include "engine/config.h"
+#include "engine/run.h"
+
+namespace aha {
+namespace {
+
+TEST(Store, TrainingStopsCleanlyWhenTheDiskFills) {
+  Dir d("runfull");
+  RunConfig cfg = load_config("micro");
+  cfg.train.steps = 100000;
+  std::string error;
+  {
+    aha::Run run(cfg, (d.p / "run").string());
+    rlimit saved{};
+    getrlimit(RLIMIT_FSIZE, &saved);
+    rlimit small = saved;
+    small.rlim_cur = 256 * 1024;  // the database cannot grow past this: a full disk
+    auto old = std::signal(SIGXFSZ, SIG_IGN);
+    setrlimit(RLIMIT_FSIZE, &small);
+    run.run_blocking();
+    setrlimit(RLIMIT_FSIZE, &saved);
+    std::signal(SIGXFSZ, old);
+    EXPECT_EQ(run.status(), RunStatus::Failed);
+    while (auto e = run.events().pop(std::chrono::milliseconds(0)))
+      if (e->kind == Event::Kind::Error) error = e->message;
+  }
+  EXPECT_NE(error.find("run store"), std::string::npos) << error;
+  EXPECT_NE(error.find("run.db"), std::string::npos) << "the message names the file: " << error;
+  RunStoreReader r = RunStoreReader::open((d.p / "run").string(), false);
+  EXPECT_GT(r.points("loss").size(), 10u) << "what was committed before the disk filled is there";
+  sql::Db db((d.p / "run" / "run.db").string(), SQLITE_OPEN_READONLY);
+  sql::Stmt ic(db, "PRAGMA integrity_check");
+  ASSERT_TRUE(ic.step());
+  EXPECT_EQ(ic.text(0), "ok");
+}
+
+TEST(Store, AnUnwritableRunDirectoryIsAClearErrorBeforeTraining) {
+  Dir d("nowrite");
+  std::ofstream(d.p / "file") << "x";
+  RunConfig cfg = load_config("micro");
+  try {
+    aha::Run run(cfg, (d.p / "file" / "run").string());
+    FAIL() << "created a run under a regular file";
+  } catch (const IoError& e) {
+    EXPECT_NE(std::string(e.what()).find("run.db"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace aha
