@@ -10,6 +10,7 @@
 #include "engine/checkpoint.h"
 #include "engine/error.h"
 #include "engine/store.h"
+#include "kernels/cpu/cpu_features.h"
 #include <unistd.h>
 
 namespace aha::cli {
@@ -106,15 +107,7 @@ void add_bench(CLI::App& app) {
   cmd->add_flag("--json", json, "Print one JSON object");
   cmd->callback([] {
     RunConfig cfg = load_config(source);
-    const char* home = std::getenv("HOME");
-    std::string cache;
-    if (home) {
-      fs::path dir = fs::path(home) / ".cache" / "aha";
-      std::error_code ec;
-      fs::create_directories(dir, ec);
-      if (!ec) cache = (dir / "fma_peak.txt").string();
-    }
-    TrainBench r = bench_train(cfg, steps, cache, profile, record);
+    TrainBench r = bench_train(cfg, steps, kernels::default_peak_cache(), profile, record);
     if (profile) std::fprintf(stderr, "%s", r.profile.c_str());
     if (json) {
       std::cout << r.to_json() << "\n";

@@ -139,12 +139,7 @@ Run::Run(RunConfig cfg, std::string run_dir, std::string resume_from, bool conti
     : cfg_(std::move(cfg)), run_dir_(std::move(run_dir)) {
   model_ = std::make_unique<Model>(cfg_.model, kernels::cpu_ops());
   model_->init_weights(cfg_.train.seed);
-  double peak = 0;
-  if (const char* home = std::getenv("HOME")) {
-    std::error_code ec;
-    fs::create_directories(fs::path(home) / ".cache" / "aha", ec);
-    if (!ec) peak = kernels::measure_peak_gflops((fs::path(home) / ".cache" / "aha" / "fma_peak.txt").string());
-  }
+  const double peak = kernels::measure_peak_gflops(kernels::default_peak_cache());  // for "mfu"
   auto stage = std::make_unique<PretrainStage>(cfg_, *model_, kernels::cpu_ops(), peak);
   if (!resume_from.empty()) stage->restore(resume_from);
   stages_.push_back(std::move(stage));

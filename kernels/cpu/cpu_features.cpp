@@ -4,6 +4,8 @@
 #include <omp.h>
 
 #include <chrono>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -76,6 +78,15 @@ double probe(bool avx512, int threads) {
 }
 
 }  // namespace
+
+std::string default_peak_cache() {
+  const char* home = std::getenv("HOME");
+  if (!home) return "";
+  const std::filesystem::path dir = std::filesystem::path(home) / ".cache" / "aha";
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  return ec ? "" : (dir / "fma_peak.txt").string();
+}
 
 double measure_peak_gflops(const std::string& cache_path) {
   const CpuFeatures f = cpu_features();

@@ -16,5 +16,8 @@ CpuFeatures cpu_features();
 // vectors the CPU has. Takes ~0.3 s; cached in `cache_path` (keyed by CPU model,
 // SIMD width and thread count) when that is not empty.
 double measure_peak_gflops(const std::string& cache_path = "");
+// Where the peak is cached: $HOME/.cache/aha/fma_peak.txt (the folder is created), or ""
+// when there is no usable home directory (then every call measures).
+std::string default_peak_cache();
 
 }  // namespace aha::kernels
