@@ -86,9 +86,31 @@ void for_each_key(Cfg& c, F&& f) {
   f("data", "source", d.source);
   f("data", "synthetic_bytes", d.synthetic_bytes);
   f("data", "eval_fraction", d.eval_fraction);
+  auto& cu = c.curriculum;
+  f("curriculum", "seed", cu.seed);
+  f("curriculum", "weight_arithmetic", cu.weight_arithmetic);
+  f("curriculum", "weight_countdown", cu.weight_countdown);
+  f("curriculum", "weight_linear", cu.weight_linear);
+  f("curriculum", "difficulty_arithmetic", cu.difficulty_arithmetic);
+  f("curriculum", "difficulty_countdown", cu.difficulty_countdown);
+  f("curriculum", "difficulty_linear", cu.difficulty_linear);
+  f("curriculum", "zh_fraction", cu.zh_fraction);
+  f("curriculum", "code_switch", cu.code_switch);
+  f("curriculum", "self_correction", cu.self_correction);
+  f("curriculum", "pretrain_problems", cu.pretrain_problems);
+  f("curriculum", "sft_problems", cu.sft_problems);
+  f("curriculum", "rl_problems", cu.rl_problems);
+  f("curriculum", "eval_problems", cu.eval_problems);
+  f("curriculum", "eval_fraction", cu.eval_fraction);
+  auto& s = c.sft;
+  f("sft", "steps", s.steps);
+  f("sft", "lr", s.lr);
+  f("sft", "batch_size", s.batch_size);
+  f("sft", "seq_len", s.seq_len);
+  f("sft", "source", s.source);
 }
 
-constexpr std::string_view kTables[] = {"model", "train", "data"};
+constexpr std::string_view kTables[] = {"model", "train", "data", "curriculum", "sft"};
 
 std::string full_key(std::string_view table, std::string_view key) {
   return table.empty() ? std::string(key) : std::string(table) + "." + std::string(key);
@@ -172,7 +194,7 @@ std::string suggestion(std::string_view table, std::string_view key) {
   std::string elsewhere, best;
   size_t best_d = 3;
   auto consider = [&](std::string_view t, std::string_view k) {
-    if (k == key && t != table) elsewhere = full_key(t, k);
+    if (k == key && t != table && elsewhere.empty()) elsewhere = full_key(t, k);  // first table wins
     if (t != table) return;
     size_t dist = edit_distance(key, k);
     if (dist < best_d) best_d = dist, best = full_key(t, k);
@@ -361,7 +383,7 @@ void validate_data(const RunConfig& cfg, const Checker& c) {
   if (d.source.empty()) c.fail("data.source", "must not be empty (\"synthetic\" or a path to a text file)");
   if (!(d.eval_fraction >= 0 && d.eval_fraction <= 0.5))
     c.fail("data.eval_fraction", str(d.eval_fraction) + " is not in [0, 0.5]");
-  if (d.source != "synthetic") return;  // a file's size is checked when it is read
+  if (d.source != "synthetic") return;  // a file's size (or the curriculum's) is checked when it is built
   if (d.synthetic_bytes > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
     c.fail("data.synthetic_bytes", str(d.synthetic_bytes) + " does not fit in a TOML integer (at most 2^63-1)");
   // Byte-level tokens: the training part must hold at least one window.
@@ -419,10 +441,49 @@ RunConfig load_config(const std::string& preset_or_path) {
   // A corpus path in a config file means "next to this file", not "next to
   // wherever the command happens to run".
   fs::path source(cfg.data.source);
-  if (cfg.data.source != "synthetic" && !cfg.data.source.empty() && source.is_relative())
+  if (cfg.data.source != "synthetic" && cfg.data.source != "curriculum" && !cfg.data.source.empty() &&
+      source.is_relative())
     cfg.data.source = (path.parent_path() / source).lexically_normal().string();
+  if (cfg.sft.source != "curriculum" && !cfg.sft.source.empty() && fs::path(cfg.sft.source).is_relative())
+    cfg.sft.source = (path.parent_path() / cfg.sft.source).lexically_normal().string();
   validate(cfg);
   return cfg;
+}
+
+void validate_curriculum(const RunConfig& cfg, const Checker& c) {
+  const CurriculumConfig& u = cfg.curriculum;
+  if (u.seed > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
+    c.fail("curriculum.seed", str(u.seed) + " does not fit in a TOML integer (at most 2^63-1)");
+  c.non_negative("curriculum.weight_arithmetic", u.weight_arithmetic);
+  c.non_negative("curriculum.weight_countdown", u.weight_countdown);
+  c.non_negative("curriculum.weight_linear", u.weight_linear);
+  if (!(u.weight_arithmetic + u.weight_countdown + u.weight_linear > 0))
+    c.fail("curriculum.weight_arithmetic", "the task weights (arithmetic, countdown, linear) must not all be 0");
+  if (u.difficulty_arithmetic < 1 || u.difficulty_arithmetic > 9)
+    c.fail("curriculum.difficulty_arithmetic", str(u.difficulty_arithmetic) + " digits is not in [1, 9]");
+  if (u.difficulty_countdown < 1 || u.difficulty_countdown > 3)
+    c.fail("curriculum.difficulty_countdown", str(u.difficulty_countdown) + " is not in [1, 3]");
+  if (u.difficulty_linear < 1 || u.difficulty_linear > 5)
+    c.fail("curriculum.difficulty_linear", str(u.difficulty_linear) + " is not in [1, 5]");
+  for (auto [key, v] : {std::pair{"curriculum.zh_fraction", u.zh_fraction}, {"curriculum.code_switch", u.code_switch},
+                        {"curriculum.self_correction", u.self_correction}})
+    if (!(v >= 0 && v <= 1)) c.fail(key, str(v) + " is not a probability in [0, 1]");
+  c.positive("curriculum.pretrain_problems", u.pretrain_problems);
+  c.non_negative("curriculum.sft_problems", u.sft_problems);
+  c.non_negative("curriculum.rl_problems", u.rl_problems);
+  c.positive("curriculum.eval_problems", u.eval_problems);
+  if (!(u.eval_fraction > 0 && u.eval_fraction <= 0.5))
+    c.fail("curriculum.eval_fraction", str(u.eval_fraction) + " is not in (0, 0.5]");
+  const SftConfig& s = cfg.sft;
+  c.non_negative("sft.steps", s.steps);
+  if (s.steps == 0) return;
+  c.above_zero("sft.lr", s.lr);
+  c.positive("sft.batch_size", s.batch_size);
+  c.positive("sft.seq_len", s.seq_len);
+  c.not_above("sft.seq_len", s.seq_len, "model.max_position_embeddings", cfg.model.max_position_embeddings);
+  if (s.source.empty()) c.fail("sft.source", "must not be empty (\"curriculum\" or a JSONL path)");
+  if (s.source == "curriculum" && u.sft_problems == 0)
+    c.fail("curriculum.sft_problems", "is 0 but sft.steps > 0 trains on the curriculum's SFT set");
 }
 
 void validate(const RunConfig& cfg) {
@@ -441,6 +502,7 @@ void validate(const RunConfig& cfg) {
   validate_model(cfg.model, c);
   validate_train(cfg.train, cfg.model, c);
   validate_data(cfg, c);
+  validate_curriculum(cfg, c);
 }
 
 std::string to_toml(const RunConfig& cfg) {

@@ -67,10 +67,39 @@ struct TrainConfig {
 };
 
 struct DataConfig {
-  // "synthetic" (built-in corpus) or a path to a UTF-8 text file.
+  // "synthetic" (built-in corpus), "curriculum" (the reasoning curriculum of [curriculum],
+  // generated on the fly) or a path to a UTF-8 text file (e.g. `aha data`'s pretrain.txt).
   std::string source = "synthetic";
   uint64_t synthetic_bytes = 2000000;  // size of the generated corpus
   double eval_fraction = 0.05;         // held-out tail of the corpus
+};
+
+// The generated reasoning curriculum (engine/curriculum.h): which tasks, how hard, in
+// which languages, how often a trace switches language or corrects itself.
+struct CurriculumConfig {
+  uint64_t seed = 7;
+  double weight_arithmetic = 0.6, weight_countdown = 0.25, weight_linear = 0.15;  // task mix
+  int difficulty_arithmetic = 2;  // digits per operand
+  int difficulty_countdown = 1;   // 1: 3 numbers ≤ 20; 2: 3 numbers ≤ 50; 3: 4 numbers
+  int difficulty_linear = 1;      // coefficient magnitude
+  double zh_fraction = 0.3;       // share of pretraining traces reasoned in Chinese
+  double code_switch = 0.05;      // per-step probability of switching language mid-trace
+  double self_correction = 0.15;  // share of traces with a caught mistake ("Wait, let me recheck")
+  int pretrain_problems = 40000;  // problems in the pretraining corpus
+  int sft_problems = 3000;        // cold-start SFT set (English, reasoning then summary)
+  int rl_problems = 3000;         // RL prompt set
+  int eval_problems = 200;        // per task, held out (disjoint by problem)
+  double eval_fraction = 0.1;     // share of problem space reserved for eval
+};
+
+// Supervised fine-tuning stage (loss only on completion tokens), run after pretraining
+// when steps > 0.
+struct SftConfig {
+  int steps = 0;                  // 0 = no SFT stage
+  double lr = 1e-3;
+  int batch_size = 8;
+  int seq_len = 640;              // prompt (R1 template) + completion, padded
+  std::string source = "curriculum";  // "curriculum" (cold-start set) or a JSONL path from `aha data`
 };
 
 struct RunConfig {
@@ -78,6 +107,8 @@ struct RunConfig {
   ModelConfig model;
   TrainConfig train;
   DataConfig data;
+  CurriculumConfig curriculum;
+  SftConfig sft;
   std::string origin;  // where it was loaded from (preset name or file path), for messages
   // Labels of a run (set by `aha train --tag/--notes`, stored in the run database, not in TOML).
   std::vector<std::string> tags;
