@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "engine/error.h"
+#include "engine/curriculum.h"
 #include "engine/tokenizer.h"
 
 namespace aha {
@@ -53,6 +54,8 @@ std::string synthetic_corpus(uint64_t seed, size_t bytes) {
 Corpus load_corpus(const DataConfig& data, uint64_t seed, int seq_len) {
   std::string text;
   Corpus c;
+  if (data.source == "curriculum")
+    throw ConfigError("data.source: \"curriculum\" needs the [curriculum] table: use load_corpus(RunConfig)");
   if (data.source == "synthetic") {
     text = synthetic_corpus(seed, data.synthetic_bytes);
     c.description = "synthetic corpus, " + std::to_string(text.size()) + " bytes";
@@ -65,14 +68,27 @@ Corpus load_corpus(const DataConfig& data, uint64_t seed, int seq_len) {
     text = ss.str();
     c.description = data.source + ", " + std::to_string(text.size()) + " bytes";
   }
-  std::vector<int32_t> tokens = Tokenizer().encode(text);
+  return split_corpus(Tokenizer().encode(text), data, seq_len, std::move(c.description));
+}
+
+Corpus load_corpus(const RunConfig& cfg) {
+  if (cfg.data.source != "curriculum") return load_corpus(cfg.data, cfg.train.seed, cfg.train.seq_len);
+  const CurriculumConfig& u = cfg.curriculum;
+  return split_corpus(curriculum_tokens(u), cfg.data, cfg.train.seq_len,
+                      "curriculum, " + std::to_string(u.pretrain_problems) + " worked problems");
+}
+
+Corpus split_corpus(std::vector<int32_t> tokens, const DataConfig& data, int seq_len, std::string description) {
+  Corpus c;
+  c.description = std::move(description);
   const size_t n_eval = (size_t)(tokens.size() * data.eval_fraction);
   const size_t need = (size_t)seq_len + 1;
   if (tokens.size() - n_eval < need)
     throw ConfigError("data.source: '" + data.source + "' has " + std::to_string(tokens.size() - n_eval) +
                       " training tokens, fewer than one sequence of train.seq_len + 1 = " + std::to_string(need));
-  c.train.assign(tokens.begin(), tokens.end() - n_eval);
   c.eval.assign(tokens.end() - n_eval, tokens.end());
+  tokens.resize(tokens.size() - n_eval);
+  c.train = std::move(tokens);  // no second copy of a large corpus
   if (c.eval.size() < need) c.eval = c.train;  // tiny corpora: evaluate on training text
   return c;
 }

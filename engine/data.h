@@ -25,6 +25,10 @@ struct Corpus {
 // Builds the corpus a DataConfig names; throws IoError (unreadable file) or
 // ConfigError (empty, or too short for one sequence of seq_len + 1 tokens).
 Corpus load_corpus(const DataConfig& data, uint64_t seed, int seq_len);
+// Also handles data.source = "curriculum" (engine/curriculum.h).
+Corpus load_corpus(const RunConfig& cfg);
+// Splits a token stream into training tokens and a held-out tail (data.eval_fraction).
+Corpus split_corpus(std::vector<int32_t> tokens, const DataConfig& data, int seq_len, std::string description);
 
 // Fills a batch with B random windows of T+1 tokens (inputs, targets shifted by one,
 // mask 1). The sampler's state is the RNG's, saved with checkpoints for exact resume.

@@ -42,93 +42,18 @@ const char* event_kind_name(Event::Kind k) {
   return "?";
 }
 
-// ---- PretrainStage ----------------------------------------------------------------
-
-PretrainStage::PretrainStage(const RunConfig& cfg, Model& model, kernels::Ops& ops, double peak_gflops)
-    : cfg_(cfg), model_(model), ops_(ops), opt_(model.params), rng_(cfg.train.seed ^ 0xDA7Aull),
-      corpus_(load_corpus(cfg.data, cfg.train.seed, cfg.train.seq_len)), peak_gflops_(peak_gflops) {
-  spdlog::info("pretrain data: {} ({} training tokens, {} held out)", corpus_.description,
-               corpus_.train.size(), corpus_.eval.size());
-}
-
-StepReport PretrainStage::step() {
-  const TrainConfig& t = cfg_.train;
-  const auto t0 = std::chrono::steady_clock::now();
-  model_.zero_grad();
-  LossParts sum;
-  sum.mtp.assign(cfg_.model.num_nextn_predict_layers, 0.0);
-  for (int a = 0; a < t.grad_accum; a++) {
-    sample_batch(corpus_.train, t.batch_size, t.seq_len, rng_, batch_);
-    LossParts lp = model_.forward_backward(batch_, 1.0f / t.grad_accum);
-    sum.total += lp.total / t.grad_accum;
-    sum.lm += lp.lm / t.grad_accum;
-    sum.balance += lp.balance / t.grad_accum;
-    for (size_t k = 0; k < lp.mtp.size(); k++) sum.mtp[k] += lp.mtp[k] / t.grad_accum;
-  }
-  const double lr = learning_rate(t, (int)state_.step);
-  const double gnorm = opt_.step(ops_, model_.params, t, lr);
-  // expert imbalance of this step (max load / mean load, averaged over MoE layers)
-  double imb = 0.0;
-  const auto loads = model_.expert_load();
-  for (const auto& l : loads) {
-    double mx = 0, mean = 0;
-    for (int64_t v : l) { mx = std::max(mx, (double)v); mean += (double)v / l.size(); }
-    imb += mean > 0 ? mx / mean / loads.size() : 0.0;
-  }
-  StepReport rep;
-  for (auto& st : model_.moe_state()) rep.moe.push_back({st.layer, std::move(st.load), std::move(st.bias)});
-  model_.update_router_bias();
-  state_.step++;
-  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  const double step_tokens = (double)t.grad_accum * t.batch_size * t.seq_len;
-  const double tps = step_tokens / s;
-  rep.tokens = state_.step * (int64_t)step_tokens;
-  auto& m = rep.metrics;
-  m = {{"loss", sum.total}, {"lm_loss", sum.lm}, {"balance_loss", sum.balance}, {"lr", lr},
-       {"grad_norm", gnorm}, {"step_ms", s * 1e3}, {"tokens_per_s", tps}};
-  if (peak_gflops_ > 0) m["mfu"] = tps * model_.flops_per_token(t.seq_len) / 1e9 / peak_gflops_;
-  if (!loads.empty()) m["expert_imbalance"] = imb;
-  for (size_t k = 0; k < sum.mtp.size(); k++) m["mtp_loss_" + std::to_string(k + 1)] = sum.mtp[k];
-  return rep;
-}
-
-std::map<std::string, double> PretrainStage::evaluate() {
-  const TrainConfig& t = cfg_.train;
-  double loss = 0.0;
-  const int batches = 2;
-  Batch b;
-  for (int i = 0; i < batches; i++) {
-    eval_batch(corpus_.eval, t.batch_size, t.seq_len, i, b);
-    loss += model_.forward_loss(b).lm / batches;
-  }
-  // evaluation forwards must not count as routed load for the bias update
-  model_.reset_expert_load();
-  return {{"eval_loss", loss}};
-}
-
-void PretrainStage::save(const std::string& dir) {
-  rng_.get_state(state_.rng);
-  save_checkpoint(dir, cfg_, model_, &opt_, &state_);
-}
-
-void PretrainStage::restore(const std::string& dir) {
-  load_weights(dir, model_);
-  load_optimizer(dir, model_, opt_, state_);
-  rng_.set_state(state_.rng);
-}
-
 std::string latest_checkpoint(const std::string& run_dir) {
+  // Stages restart their step count, so "newest" is by the time it was written: a
+  // checkpoint is complete once optimizer.safetensors exists (it is written last, then
+  // the directory is renamed into place).
   std::string best;
-  long long best_step = -1;
+  fs::file_time_type best_time{};
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(fs::path(run_dir) / "checkpoints", ec)) {
-    const std::string n = e.path().filename().string();
-    const auto at = n.rfind("_step");
-    if (!e.is_directory() || at == std::string::npos || !fs::exists(e.path() / "optimizer.safetensors")) continue;
-    const std::string digits = n.substr(at + 5);
-    if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos) continue;
-    const long long s = std::stoll(digits);
-    if (s > best_step) { best_step = s; best = e.path().string(); }
+    const fs::path opt = e.path() / "optimizer.safetensors";
+    if (!e.is_directory() || e.path().filename().string().find("_step") == std::string::npos || !fs::exists(opt)) continue;
+    const auto t = fs::last_write_time(opt, ec);
+    if (!ec && (best.empty() || t > best_time)) { best_time = t; best = e.path().string(); }
   }
   return best;
 }
@@ -140,13 +65,27 @@ Run::Run(RunConfig cfg, std::string run_dir, std::string resume_from, bool conti
   model_ = std::make_unique<Model>(cfg_.model, kernels::cpu_ops());
   model_->init_weights(cfg_.train.seed);
   const double peak = kernels::measure_peak_gflops(kernels::default_peak_cache());  // for "mfu"
-  auto stage = std::make_unique<PretrainStage>(cfg_, *model_, kernels::cpu_ops(), peak);
-  if (!resume_from.empty()) stage->restore(resume_from);
-  stages_.push_back(std::move(stage));
+  stages_.push_back(std::make_unique<PretrainStage>(cfg_, *model_, kernels::cpu_ops(), peak));
+  if (cfg_.sft.steps > 0) stages_.push_back(std::make_unique<SftStage>(cfg_, *model_, kernels::cpu_ops(), peak));
+  if (!resume_from.empty()) {
+    // The checkpoint's directory name says its stage ("sft_step000040"): the stages before
+    // it are complete, and that stage continues from the checkpoint.
+    const std::string name = fs::path(resume_from).lexically_normal().filename().string().empty()
+                                 ? fs::path(resume_from).lexically_normal().parent_path().filename().string()
+                                 : fs::path(resume_from).lexically_normal().filename().string();
+    size_t k = 0;
+    for (; k < stages_.size(); k++)
+      if (name.rfind(stages_[k]->name() + "_step", 0) == 0) break;
+    if (k == stages_.size()) k = 0;  // a checkpoint from elsewhere: continue pretraining from it
+    for (size_t j = 0; j < k; j++) stages_[j]->skip();
+    if (auto* p = dynamic_cast<PretrainStage*>(stages_[k].get())) p->restore(resume_from);
+    if (auto* s = dynamic_cast<SftStage*>(stages_[k].get())) s->restore(resume_from);
+  }
   if (!run_dir_.empty()) {
     if (continue_store) {
       store_ = RunStoreWriter::reopen(run_dir_);
-      for (const auto& st : stages_) store_->rewind(st->name(), st->steps_done());
+      for (const auto& st : stages_)
+        if (!st->skipped()) store_->rewind(st->name(), st->steps_done());  // finished stages keep their rows
     } else {
       RunInfo info;
       info.name = cfg_.name;
@@ -244,6 +183,7 @@ void Run::body() {
     emit(Event::Kind::Started, nullptr, {{"params_total", (double)model_->params_total()},
                                          {"params_active", (double)model_->params_active()}});
     for (auto& st : stages_) {
+      if (st->skipped()) continue;
       cur = st.get();
       if (store_ && cur->steps_done() == 0) {
         store_->stage_started(cur->name());

@@ -1,0 +1,108 @@
+// The stages of a run. A stage owns its optimiser and data and does one optimiser step
+// at a time; the Run (engine/run.h) sequences stages and handles control and recording.
+//   PretrainStage: next-token loss on windows of a token stream (every token scored).
+//   SftStage: supervised fine-tuning on (prompt, completion) examples, loss only on the
+//             completion tokens (the model's per-token mask).
+#pragma once
+#include <map>
+#include <string>
+#include <vector>
+
+#include "engine/checkpoint.h"
+#include "engine/config.h"
+#include "engine/curriculum.h"
+#include "engine/data.h"
+#include "engine/model.h"
+#include "engine/optim.h"
+#include "engine/store.h"
+
+namespace aha {
+
+// What one optimiser step reports: its scalar metrics, the tokens the stage has seen so
+// far, and the MoE routing of the step (tokens per expert and bias, per MoE layer).
+struct StepReport {
+  std::map<std::string, double> metrics;
+  int64_t tokens = 0;
+  std::vector<MoeLayerRecord> moe;
+};
+
+// One stage of a run. step() does one optimiser step; the Run handles control flow.
+class Stage {
+ public:
+  virtual ~Stage() = default;
+  virtual std::string name() const = 0;
+  virtual int64_t total_steps() const = 0;
+  virtual int64_t steps_done() const = 0;
+  virtual StepReport step() = 0;
+  // Evaluation metrics (held-out loss); called every log interval and at the end.
+  virtual std::map<std::string, double> evaluate() = 0;
+  virtual void save(const std::string& dir) = 0;
+  // Marks the stage done without running it (a resumed run past this stage).
+  void skip() { skipped_ = true; }
+  bool skipped() const { return skipped_; }
+
+ private:
+  bool skipped_ = false;
+};
+
+
+// Pretraining (and, with a token mask, any masked-LM stage): AdamW on the model loss.
+class PretrainStage : public Stage {
+ public:
+  // peak_gflops > 0 adds "mfu" to the step metrics.
+  PretrainStage(const RunConfig& cfg, Model& model, kernels::Ops& ops, double peak_gflops = 0);
+  std::string name() const override { return "pretrain"; }
+  int64_t total_steps() const override { return cfg_.train.steps; }
+  int64_t steps_done() const override { return state_.step; }
+  StepReport step() override;
+  std::map<std::string, double> evaluate() override;
+  void save(const std::string& dir) override;
+  // Continues from a checkpoint written by save(): weights, moments, step, data RNG.
+  void restore(const std::string& dir);
+
+ private:
+  RunConfig cfg_;
+  Model& model_;
+  kernels::Ops& ops_;
+  AdamW opt_;
+  TrainState state_;
+  Rng rng_;
+  Corpus corpus_;
+  Batch batch_;
+  double peak_gflops_ = 0;
+};
+
+// Supervised fine-tuning on prompt/completion examples ([sft]): each sequence is
+// "<bos>" prompt " " completion "<eos>", padded to sft.seq_len; only completion tokens
+// (and the closing <eos>) are scored.
+class SftStage : public Stage {
+ public:
+  SftStage(const RunConfig& cfg, Model& model, kernels::Ops& ops, double peak_gflops = 0);
+  std::string name() const override { return "sft"; }
+  int64_t total_steps() const override { return cfg_.sft.steps; }
+  int64_t steps_done() const override { return state_.step; }
+  StepReport step() override;
+  std::map<std::string, double> evaluate() override;
+  void save(const std::string& dir) override;
+  void restore(const std::string& dir);
+  int64_t truncated() const { return truncated_; }
+
+ private:
+  // Fills batch_ with examples [first, first + B) of `set` (wrapping around).
+  void fill(const std::vector<std::vector<int32_t>>& set, const std::vector<int>& prompt_len, int64_t first);
+  RunConfig cfg_;
+  TrainConfig tc_;  // [train] with the [sft] learning rate, batch and length
+  Model& model_;
+  kernels::Ops& ops_;
+  AdamW opt_;
+  TrainState state_;
+  Rng rng_;
+  std::vector<std::vector<int32_t>> train_, eval_;  // token sequences
+  std::vector<int> train_prompt_, eval_prompt_;     // prompt lengths (tokens not scored)
+  std::vector<int> order_;                          // shuffled example order
+  Batch batch_;
+  int64_t truncated_ = 0;
+  double peak_gflops_ = 0;
+};
+
+}  // namespace aha
