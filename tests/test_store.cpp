@@ -402,25 +402,33 @@ TEST(Store, TrainingStopsCleanlyWhenTheDiskFills) {
   RunConfig cfg = load_config("micro");
   cfg.train.steps = 100000;
   std::string error;
+  size_t before = 0;
   {
     aha::Run run(cfg, (d.p / "run").string());
+    run.start();
+    while (auto e = run.events().pop(std::chrono::seconds(30)))
+      if (e->kind == Event::Kind::Step && e->step >= 30) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(600));  // > 2 flush intervals
+    before = RunStoreReader::open((d.p / "run").string(), false).points("loss").size();
+    // the database cannot grow any more: a full disk (works even for root)
     rlimit saved{};
     getrlimit(RLIMIT_FSIZE, &saved);
     rlimit small = saved;
-    small.rlim_cur = 256 * 1024;  // the database cannot grow past this: a full disk
+    small.rlim_cur = fs::file_size(d.p / "run" / "run.db") + fs::file_size(d.p / "run" / "run.db-wal");
     auto old = std::signal(SIGXFSZ, SIG_IGN);
     setrlimit(RLIMIT_FSIZE, &small);
-    run.run_blocking();
+    while (auto e = run.events().pop(std::chrono::seconds(60)))
+      if (e->kind == Event::Kind::Error) { error = e->message; break; }
+    run.wait();
     setrlimit(RLIMIT_FSIZE, &saved);
     std::signal(SIGXFSZ, old);
     EXPECT_EQ(run.status(), RunStatus::Failed);
-    while (auto e = run.events().pop(std::chrono::milliseconds(0)))
-      if (e->kind == Event::Kind::Error) error = e->message;
   }
   EXPECT_NE(error.find("run store"), std::string::npos) << error;
   EXPECT_NE(error.find("run.db"), std::string::npos) << "the message names the file: " << error;
   RunStoreReader r = RunStoreReader::open((d.p / "run").string(), false);
-  EXPECT_GT(r.points("loss").size(), 10u) << "what was committed before the disk filled is there";
+  EXPECT_GE(before, 20u);
+  EXPECT_GE(r.points("loss").size(), before) << "what was committed before the disk filled is there";
   sql::Db db((d.p / "run" / "run.db").string(), SQLITE_OPEN_READONLY);
   sql::Stmt ic(db, "PRAGMA integrity_check");
   ASSERT_TRUE(ic.step());
