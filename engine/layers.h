@@ -46,6 +46,12 @@ void mla_backward(kernels::Ops& ops, const ModelConfig& c, Params& p, const MlaW
                   MlaActs& a, float* dx, const float* dout, const float* x, const int* pos, int B,
                   int T);
 
+// One decoding step of B sequences that each hold `T` cached tokens: appends this
+// token's [kv_norm(c_kv) | rope(k_pe)] to `cache` [B, capacity, dc + dr] at position T and
+// attends over positions 0..T through the absorbed path. out[B,d] = MLA(x[B,d]).
+void mla_decode(kernels::Ops& ops, const ModelConfig& c, Params& p, const MlaWeights& w, MlaActs& a,
+                float* out, const float* x, float* cache, int capacity, int B, int T);
+
 // ---- SwiGLU (dense FFN and the shared experts) -----------------------------------------
 struct SwigluWeights { size_t gate_up = 0, down = 0; int inter = 0; };  // [2I,d], [d,I]
 struct SwigluActs { Buf gu, h, dgu, dh; };  // [N,2I], [N,I]

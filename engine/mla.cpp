@@ -89,6 +89,57 @@ void mla_forward(kernels::Ops& ops, const ModelConfig& c, Params& p, const MlaWe
   linear_fwd(ops, out, a.o.data(), p.w(w.o), N, H * dv, d);  // [N,d]
 }
 
+void mla_decode(kernels::Ops& ops, const ModelConfig& c, Params& p, const MlaWeights& w, MlaActs& a,
+                float* out, const float* x, float* cache, int capacity, int B, int T) {
+  const int d = c.hidden_size, H = c.num_attention_heads;
+  const int dn = c.qk_nope_head_dim, dr = c.qk_rope_head_dim, dv = c.v_head_dim;
+  const int dqk = dn + dr, dc = c.kv_lora_rank, qr = c.q_lora_rank, D = dc + dr;
+  const float eps = (float)c.rms_norm_eps, theta = (float)c.rope_theta;
+  const float scale = 1.0f / std::sqrt((float)dqk);
+  std::vector<int> pos(B, T);
+  // queries [B, H, dqk]
+  ensure(a.q, (size_t)B * H * dqk);
+  if (qr > 0) {
+    ensure(a.qa, (size_t)B * qr); ensure(a.qa_n, (size_t)B * qr); ensure(a.qa_rstd, B);
+    linear_fwd(ops, a.qa.data(), x, p.w(w.q_a), B, d, qr);
+    ops.rmsnorm_forward(a.qa_n.data(), a.qa_rstd.data(), a.qa.data(), p.w(w.q_a_norm), B, qr, eps);
+    linear_fwd(ops, a.q.data(), a.qa_n.data(), p.w(w.q_b), B, qr, H * dqk);
+  } else {
+    linear_fwd(ops, a.q.data(), x, p.w(w.q), B, d, H * dqk);
+  }
+  ops.rope(a.q.data(), dqk, dn, dr, pos.data(), H, B * H, theta, false);
+  // this token's latent and rope key, written into the cache row at position T
+  ensure(a.ckv, (size_t)B * dc); ensure(a.ckv_n, (size_t)B * dc); ensure(a.ckv_rstd, B); ensure(a.kpe, (size_t)B * dr);
+  linear_fwd(ops, a.ckv.data(), x, p.w(w.kv_a), B, d, dc);
+  linear_fwd(ops, a.kpe.data(), x, p.w(w.kv_a) + (size_t)dc * d, B, d, dr);
+  ops.rmsnorm_forward(a.ckv_n.data(), a.ckv_rstd.data(), a.ckv.data(), p.w(w.kv_a_norm), B, dc, eps);
+  ops.rope(a.kpe.data(), dr, 0, dr, pos.data(), 1, B, theta, false);
+  for (int b = 0; b < B; b++) {
+    float* row = cache + ((size_t)b * capacity + T) * D;
+    ops.copy2d(row, D, a.ckv_n.data() + (size_t)b * dc, dc, 1, dc, false);
+    ops.copy2d(row + dc, D, a.kpe.data() + (size_t)b * dr, dr, 1, dr, false);
+  }
+  // absorbed attention: q_abs [B, H, D] = [q_nope · W_UK | q_pe]; MQA over the cache
+  Buf q_abs((size_t)B * H * D), o_lat((size_t)B * H * dc), lse((size_t)B * H);
+  const float* kvb = p.w(w.kv_b);
+  for (int h = 0; h < H; h++) {
+    ops.gemm(false, false, B, dc, dn, 1.0f, a.q.data() + h * dqk, H * dqk, kvb + (size_t)h * (dn + dv) * dc, dc, 0.0f,
+             q_abs.data() + h * D, H * D);
+    ops.copy2d(q_abs.data() + h * D + dc, H * D, a.q.data() + h * dqk + dn, H * dqk, B, dr, false);
+  }
+  for (int b = 0; b < B; b++) {
+    const float* kc = cache + (size_t)b * capacity * D;
+    kernels::AttnShape s{1, 1, T + 1, H, 1, D, dc, H * D, D, D, H * dc, scale};
+    ops.attention_forward(o_lat.data() + (size_t)b * H * dc, lse.data() + (size_t)b * H, q_abs.data() + (size_t)b * H * D,
+                          kc, kc, s);
+  }
+  ensure(a.o, (size_t)B * H * dv);
+  for (int h = 0; h < H; h++)
+    ops.gemm(false, true, B, dv, dc, 1.0f, o_lat.data() + h * dc, H * dc, kvb + ((size_t)h * (dn + dv) + dn) * dc, dc,
+             0.0f, a.o.data() + h * dv, H * dv);
+  linear_fwd(ops, out, a.o.data(), p.w(w.o), B, H * dv, d);
+}
+
 void mla_backward(kernels::Ops& ops, const ModelConfig& c, Params& p, const MlaWeights& w,
                   MlaActs& a, float* dx, const float* dout, const float* x, const int* pos, int B,
                   int T) {

@@ -267,6 +267,54 @@ void Model::logits(const int32_t* tokens, int B, int T, AttnPath path, std::vect
   linear_fwd(ops_, out.data(), hn_.data(), params.w(head_), N, d, V);
 }
 
+Model::DecodeCache Model::new_cache(int B, int capacity) const {
+  if (B < 1 || capacity < 1 || capacity > cfg.max_position_embeddings)
+    throw InvalidArgument("decode cache: need 1 <= rows and 1 <= capacity <= max_position_embeddings (" +
+                          std::to_string(cfg.max_position_embeddings) + "), got " + std::to_string(B) + " x " +
+                          std::to_string(capacity));
+  DecodeCache c;
+  c.B = B;
+  c.capacity = capacity;
+  c.layers.assign(cfg.num_hidden_layers,
+                  std::vector<float>((size_t)B * capacity * (cfg.kv_lora_rank + cfg.qk_rope_head_dim), 0.0f));
+  return c;
+}
+
+void Model::decode_step(DecodeCache& cache, const int32_t* tokens, std::vector<float>& logits) {
+  const ModelConfig& c = cfg;
+  const int B = cache.B, d = c.hidden_size, V = c.vocab_size, L = c.num_hidden_layers;
+  if (cache.T >= cache.capacity) throw InvalidArgument("decode cache is full (" + std::to_string(cache.capacity) + " tokens)");
+  for (int b = 0; b < B; b++)
+    if (tokens[b] < 0 || tokens[b] >= V)
+      throw InvalidArgument("token " + std::to_string(tokens[b]) + " is outside the vocabulary [0, " + std::to_string(V) + ")");
+  std::vector<std::vector<int64_t>> kept;  // inference does not count towards balancing loads
+  for (int l = 0; l < L; l++) kept.push_back(blocks_acts_[l].moe.load);
+  Buf x((size_t)B * d), y((size_t)B * d);
+  ops_.gather_rows(x.data(), params.w(embed_), tokens, nullptr, B, d);
+  for (int l = 0; l < L; l++) {
+    const BlockWeights& w = blocks_[l];
+    BlockActs& a = blocks_acts_[l];
+    ensure(a.ln1, (size_t)B * d); ensure(a.rstd1, B); ensure(a.attn_out, (size_t)B * d); ensure(a.ln2, (size_t)B * d);
+    ensure(a.rstd2, B);
+    ops_.rmsnorm_forward(a.ln1.data(), a.rstd1.data(), x.data(), params.w(w.in_norm), B, d, (float)c.rms_norm_eps);
+    mla_decode(ops_, c, params, w.attn, a.mla, a.attn_out.data(), a.ln1.data(), cache.layers[l].data(), cache.capacity, B,
+               cache.T);
+    ops_.axpy(x.data(), a.attn_out.data(), 1.0f, (size_t)B * d);
+    ops_.rmsnorm_forward(a.ln2.data(), a.rstd2.data(), x.data(), params.w(w.post_norm), B, d, (float)c.rms_norm_eps);
+    if (w.moe)
+      moe_forward(ops_, c, params, w.moe_w, a.moe, y.data(), a.ln2.data(), B, 1);
+    else
+      swiglu_ffn_forward(ops_, params, w.dense, a.dense, y.data(), a.ln2.data(), B, d, false);
+    ops_.axpy(x.data(), y.data(), 1.0f, (size_t)B * d);
+  }
+  for (int l = 0; l < L; l++) blocks_acts_[l].moe.load = kept[l];
+  cache.T++;
+  ensure(hn_, (size_t)B * d); ensure(hn_rstd_, B);
+  logits.resize((size_t)B * V);
+  ops_.rmsnorm_forward(hn_.data(), hn_rstd_.data(), x.data(), params.w(norm_), B, d, (float)c.rms_norm_eps);
+  linear_fwd(ops_, logits.data(), hn_.data(), params.w(head_), B, d, V);
+}
+
 std::vector<std::vector<int64_t>> Model::expert_load() const {
   std::vector<std::vector<int64_t>> out;
   for (size_t l = 0; l < blocks_.size(); l++)

@@ -61,6 +61,17 @@ class Model {
   struct MoeLayerState { int layer; std::vector<int64_t> load; std::vector<float> bias; };
   std::vector<MoeLayerState> moe_state() const;
 
+  // Incremental decoding with the absorbed MLA cache (kv_lora_rank + qk_rope_head_dim
+  // values per token per layer). A cache holds B sequences of up to `capacity` tokens.
+  struct DecodeCache {
+    int B = 0, capacity = 0, T = 0;          // rows, room, tokens cached so far
+    std::vector<std::vector<float>> layers;  // [L][B, capacity, kv_lora_rank + qk_rope_head_dim]
+  };
+  DecodeCache new_cache(int B, int capacity) const;
+  // Feeds one token per row (tokens[B]) at position cache.T and returns the next-token
+  // logits [B, V]; cache.T advances by one. InvalidArgument when the cache is full.
+  void decode_step(DecodeCache& cache, const int32_t* tokens, std::vector<float>& logits);
+
   void zero_grad();
   size_t params_total() const { return params.trainable_total(); }
   size_t params_active() const;            // per token: shared + top-K routed experts

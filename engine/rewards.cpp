@@ -29,8 +29,12 @@
 //  * language_mix: UTF-8 decoded leniently (an invalid byte is skipped, decoding resumes at
 //    the next byte; overlong forms and surrogates are invalid). Latin letters: ASCII
 //    letters, Latin-1 letters (U+00C0–U+00FF without × and ÷) and Latin Extended-A/B
-//    (U+0100–U+024F). CJK: U+4E00–U+9FFF, U+3400–U+4DBF, U+F900–U+FAFF. Everything else
-//    (CJK punctuation, digits, symbols) is neither. No letters → both shares 0, not mixed.
+//    (U+0100–U+024F), counted only in words of two or more letters: a lone letter such as
+//    the variable in "2x = 10" is a math symbol, not English (otherwise every Chinese
+//    linear-equation trace would be "mixed"). CJK: U+4E00–U+9FFF, U+3400–U+4DBF,
+//    U+F900–U+FAFF, each character counted. Everything else (CJK punctuation, digits,
+//    symbols) is neither. No letters → both shares 0, not mixed. language_reward counts
+//    the same way.
 //  * aha_spans: see the comments above find_keywords and find_revisions.
 #include "engine/rewards.h"
 
@@ -148,23 +152,33 @@ struct LetterCounts {
   size_t latin = 0, cjk = 0;
 };
 
+// Latin letters count only inside words of two or more letters: a lone letter ("x" in
+// "2x = 10", "x = 5") is a mathematical symbol, not English, so a Chinese trace about x is
+// not "mixed". CJK characters each count.
 LetterCounts count_letters(std::string_view s) {
   LetterCounts c;
-  size_t i = 0;
+  size_t i = 0, run = 0;
+  const auto end_run = [&] {
+    if (run >= 2) c.latin += run;
+    run = 0;
+  };
   while (i < s.size()) {
     uint32_t cp = 0;
     const size_t len = decode_utf8(s, i, cp);
     if (len == 0) {
+      end_run();
       ++i;
       continue;
     }
     if (is_latin_letter(cp)) {
-      ++c.latin;
-    } else if (is_cjk_letter(cp)) {
-      ++c.cjk;
+      ++run;
+    } else {
+      end_run();
+      if (is_cjk_letter(cp)) ++c.cjk;
     }
     i += len;
   }
+  end_run();
   return c;
 }
 

@@ -542,8 +542,16 @@ TEST(Rewards, LanguageMix) {
   EXPECT_TRUE(m.mixed);
   m = language_mix("先 then");  // one CJK letter: not mixed
   EXPECT_FALSE(m.mixed);
-  m = language_mix("好的 a");  // one Latin letter: not mixed
+  m = language_mix("好的 ab");  // two Latin letters, two CJK: mixed
+  EXPECT_TRUE(m.mixed);
+  // A lone Latin letter is a math symbol, not a word: Chinese about x is not mixed.
+  m = language_mix("两边除以 2：x = 10 / 2 = 5。所以 2x = 10, x = 5");
+  EXPECT_EQ(m.cjk_share, 1.0);
   EXPECT_FALSE(m.mixed);
+  m = language_mix("I think a b c xy");  // "think" and "xy": 7 letters
+  EXPECT_EQ(m.latin_share, 1.0);
+  EXPECT_EQ(language_reward(wrap("I think 因为 a", "x"), "en").reason,
+            "5 of 7 letters in Latin script (5 Latin, 2 CJK): 0.714");
   m = language_mix("");
   EXPECT_EQ(m.cjk_share, 0.0);
   EXPECT_EQ(m.latin_share, 0.0);
@@ -718,6 +726,44 @@ TEST(Rewards, HostileInputsNeverThrow) {
       (void)language_mix(s);
       (void)aha_spans(s);
     }) << s.substr(0, 40);
+  }
+}
+
+}  // namespace
+}  // namespace aha
+
+namespace aha {
+namespace {
+
+// The tasks' self-corrected worked solutions ("Wait, let me recheck: ..." / "等等，再检查一下：")
+// are what the detector is for: each shows a keyword and a revision; clean ones show neither.
+TEST(Rewards, AhaOnTaskSolutions) {
+  for (const std::string& name : task_names()) {
+    const Task& task = task_by_name(name);
+    for (const std::string lang : {"en", "zh"}) {
+      int revisions = 0, n = 0;
+      for (uint64_t seed = 1; seed <= 30; ++seed) {
+        Rng rng(seed);
+        const Problem p = task.generate(rng, 1 + int(seed % 3));
+        TraceStyle style;
+        style.language = lang;
+        const std::string clean = task.solution(p, style, rng);
+        EXPECT_TRUE(aha_spans(clean).empty()) << clean;
+        EXPECT_EQ(format_reward(clean).value, 1.0) << clean;
+        EXPECT_EQ(accuracy_reward(p, clean).value, 1.0) << clean;
+        style.self_correction = 1.0;
+        const std::string fixed = task.solution(p, style, rng);
+        const auto spans = aha_spans(fixed);
+        if (fixed.find(lang == "en" ? "recheck" : "等等") == std::string::npos) continue;  // no eligible step
+        ++n;
+        EXPECT_FALSE(span_texts(fixed, spans, "keyword").empty()) << fixed;
+        if (!span_texts(fixed, spans, "revision").empty()) ++revisions;
+        else ADD_FAILURE() << "no revision found in: " << fixed;
+        const LanguageMix m = language_mix(parse_completion(fixed).think);
+        EXPECT_FALSE(m.mixed) << fixed;
+      }
+      EXPECT_GT(n, 0) << name << " " << lang;
+    }
   }
 }
 
