@@ -85,6 +85,12 @@ class RunStoreWriter {
   std::unique_ptr<Impl> impl_;
 };
 
+// Adds evaluation results to an existing run's database (aha eval on one of its
+// checkpoints) without touching its status: metrics at (stage, step) and traces, in one
+// transaction. Safe while the run's own writer is active (SQLite locking).
+void append_to_run(const std::string& run_dir, const std::string& stage, int64_t step,
+                   const std::map<std::string, double>& metrics, const std::vector<TraceRecord>& traces);
+
 // ---- reading -------------------------------------------------------------------------
 
 struct StageRow { std::string name, status; double started_at = 0, ended_at = 0; };

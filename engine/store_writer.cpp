@@ -190,6 +190,49 @@ std::unique_ptr<RunStoreWriter> RunStoreWriter::reopen(const std::string& run_di
   return std::unique_ptr<RunStoreWriter>(new RunStoreWriter(std::make_unique<Impl>(std::move(db))));
 }
 
+void append_to_run(const std::string& run_dir, const std::string& stage, int64_t step,
+                   const std::map<std::string, double>& metrics, const std::vector<TraceRecord>& traces) {
+  const fs::path path = fs::path(run_dir) / store_file_name();
+  if (!fs::exists(path)) throw IoError(path.string() + ": no run database");
+  sql::Db db(path.string(), SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX);
+  const int version = store::checked_version(db);
+  store::migrate(db, version);
+  db.exec("BEGIN IMMEDIATE");
+  try {
+    auto id_of = [&](const char* select, const char* insert, const std::string& name) -> int64_t {
+      sql::Stmt q(db, select);
+      q.bind(1, name);
+      if (q.step()) return q.i64(0);
+      sql::Stmt ins(db, insert);
+      ins.bind(1, name);
+      if (std::string(insert).find("stage") != std::string::npos) ins.bind(2, now_s());
+      ins.run();
+      return sqlite3_last_insert_rowid(db.get());
+    };
+    const int64_t sid = id_of("SELECT max(id) FROM stage WHERE name = ? HAVING count(*) > 0",
+                              "INSERT INTO stage(name, status, started_at) VALUES (?, 'finished', ?)", stage);
+    sql::Stmt m(db, "INSERT OR REPLACE INTO metric(series, stage, step, wall, tokens, value) VALUES (?,?,?,?,0,?)");
+    const double t = now_s();
+    for (const auto& [name, v] : metrics) {
+      const int64_t ser = id_of("SELECT id FROM series WHERE name = ?", "INSERT INTO series(name) VALUES (?)", name);
+      m.bind(1, ser).bind(2, sid).bind(3, step).bind(4, t);
+      if (std::isfinite(v)) m.bind(5, v); else m.bind_null(5);
+      m.run();
+    }
+    sql::Stmt tr(db,
+        "INSERT INTO trace(stage, step, split, prompt, completion, group_id, rewards, advantage, aha_spans, "
+        "language_share, truncated) VALUES (?,?,?,?,?,?,?,?,?,?,?)");
+    for (const TraceRecord& x : traces)
+      tr.bind(1, sid).bind(2, step).bind(3, x.split).bind(4, x.prompt).bind(5, x.completion).bind(6, x.group_id)
+          .bind(7, nlohmann::json(x.rewards).dump()).bind(8, x.advantage).bind(9, x.aha_spans_json)
+          .bind(10, x.language_share).bind(11, (int64_t)x.truncated).run();
+    db.exec("COMMIT");
+  } catch (...) {
+    sqlite3_exec(db.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
+}
+
 void RunStoreWriter::stage_started(const std::string& stage) {
   impl_->push([stage](Impl& w) {
     w.ins_stage.bind(1, stage).bind(2, now_s()).run();

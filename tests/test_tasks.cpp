@@ -327,6 +327,11 @@ TEST(Tasks, ArithmeticTraceText) {
   p.answer = "36";
   EXPECT_EQ(t.solution(p, TraceStyle{}, rng),
             "<think> Ones: 14 - 8 = 6, borrow 1. Tens: 7 - 1 - 3 = 3. So 74 - 38 = 36. </think> <answer> 36 </answer>");
+  p.data = {{"a", 38}, {"b", 74}, {"op", "-"}};  // hand-made: a negative result
+  p.answer = "-36";
+  EXPECT_EQ(t.solution(p, TraceStyle{}, rng),
+            "<think> 38 < 74, so compute 74 - 38 and negate. Ones: 14 - 8 = 6, borrow 1. Tens: 7 - 1 - 3 = 3. "
+            "So 38 - 74 = -36. </think> <answer> -36 </answer>");
   p.data = {{"a", 47}, {"b", 8}, {"op", "*"}};
   p.answer = "376";
   EXPECT_EQ(t.solution(p, TraceStyle{}, rng),

@@ -1,0 +1,30 @@
+// `aha eval`: sample completions for held-out problems and score them with the rule-based
+// rewards: pass@1 (mean share of correct samples), pass@K, maj@K (majority vote over the
+// extracted answers), format rate, completion length, language-mix rate, aha rate.
+#pragma once
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "engine/curriculum.h"
+#include "engine/generate.h"
+#include "engine/model.h"
+#include "engine/store.h"
+
+namespace aha {
+
+struct EvalResult {
+  std::string task;
+  int problems = 0, samples = 0;
+  double pass1 = 0, passk = 0, majk = 0, format_rate = 0, mean_length = 0, language_mix_rate = 0, aha_rate = 0,
+         truncated_rate = 0, seconds = 0;
+  std::vector<TraceRecord> traces;  // every sample, split "eval", for the run store
+  std::map<std::string, double> metrics() const;  // "eval/TASK/pass@1", ...
+  std::string to_json() const;
+};
+
+EvalResult evaluate_task(Model& m, const std::vector<Example>& problems, const std::string& task, int samples,
+                         const SamplingConfig& s, const std::function<void(int, int)>& progress = {});
+
+}  // namespace aha
