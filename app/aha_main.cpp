@@ -19,6 +19,9 @@ int main(int argc, char** argv) {
   aha::cli::add_score(app);
   aha::cli::add_bench(app);
   aha::cli::add_runs(app);
+  aha::cli::add_data(app);
+  aha::cli::add_eval(app);
+  aha::cli::add_reward(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

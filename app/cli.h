@@ -7,5 +7,8 @@ void add_init(CLI::App& app);
 void add_train(CLI::App& app);
 void add_score(CLI::App& app);
 void add_bench(CLI::App& app);
-void add_runs(CLI::App& app);   // aha runs list|show|export|compare|rm (cli_runs.cpp)
+void add_runs(CLI::App& app);
+void add_data(CLI::App& app);    // aha data (cli_data.cpp)
+void add_eval(CLI::App& app);    // aha eval
+void add_reward(CLI::App& app);  // aha reward   // aha runs list|show|export|compare|rm (cli_runs.cpp)
 }  // namespace aha::cli

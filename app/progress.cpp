@@ -20,7 +20,7 @@ void ProgressBar::draw(const Event& e) {
   const int fill = (int)(frac * width);
   std::string bar(fill, '#');
   bar += std::string(width - fill, '-');
-  const double eta = e.step > 0 ? e.wall_s / e.step * (e.total_steps - e.step) : 0.0;
+  const double eta = e.step > 0 ? (e.wall_s - stage_start_) / e.step * (e.total_steps - e.step) : 0.0;
   char line[256];
   std::snprintf(line, sizeof line, "%s [%s] %lld/%lld loss %.4f%s | %.0f tok/s | ETA %s",
                 e.stage.c_str(), bar.c_str(), (long long)e.step, (long long)e.total_steps, loss_,
@@ -33,6 +33,13 @@ void ProgressBar::draw(const Event& e) {
 bool ProgressBar::handle(const Event& e) {
   switch (e.kind) {
     case Event::Kind::Step: {
+      if (e.stage != stage_) {  // a new stage: its own ETA, smoothing and line
+        if (!stage_.empty() && tty_) std::fprintf(stderr, "\n");
+        stage_ = e.stage;
+        stage_start_ = e.wall_s - (e.metrics.count("step_ms") ? e.metrics.at("step_ms") / 1e3 : 0.0);
+        first_loss_ = true;
+        eval_ = -1;
+      }
       auto it = e.metrics.find("loss");
       if (it != e.metrics.end()) {
         loss_ = first_loss_ ? it->second : 0.9 * loss_ + 0.1 * it->second;  // smoothed

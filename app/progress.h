@@ -2,6 +2,7 @@
 #pragma once
 #include <string>
 
+
 #include "engine/events.h"
 
 namespace aha::cli {
@@ -17,6 +18,8 @@ class ProgressBar {
   bool tty_;
   double loss_ = 0, eval_ = -1, tps_ = 0;
   bool first_loss_ = true;
+  std::string stage_;        // the stage being drawn, and when (run wall time) it began,
+  double stage_start_ = 0;   // so the ETA of a later stage ignores the earlier ones
 };
 
 }  // namespace aha::cli

@@ -97,6 +97,7 @@ void for_each_key(Cfg& c, F&& f) {
   f("curriculum", "zh_fraction", cu.zh_fraction);
   f("curriculum", "code_switch", cu.code_switch);
   f("curriculum", "self_correction", cu.self_correction);
+  f("curriculum", "template_fraction", cu.template_fraction);
   f("curriculum", "pretrain_problems", cu.pretrain_problems);
   f("curriculum", "sft_problems", cu.sft_problems);
   f("curriculum", "rl_problems", cu.rl_problems);
@@ -466,7 +467,8 @@ void validate_curriculum(const RunConfig& cfg, const Checker& c) {
   if (u.difficulty_linear < 1 || u.difficulty_linear > 5)
     c.fail("curriculum.difficulty_linear", str(u.difficulty_linear) + " is not in [1, 5]");
   for (auto [key, v] : {std::pair{"curriculum.zh_fraction", u.zh_fraction}, {"curriculum.code_switch", u.code_switch},
-                        {"curriculum.self_correction", u.self_correction}})
+                        {"curriculum.self_correction", u.self_correction},
+                        {"curriculum.template_fraction", u.template_fraction}})
     if (!(v >= 0 && v <= 1)) c.fail(key, str(v) + " is not a probability in [0, 1]");
   c.positive("curriculum.pretrain_problems", u.pretrain_problems);
   c.non_negative("curriculum.sft_problems", u.sft_problems);

@@ -85,6 +85,9 @@ struct CurriculumConfig {
   double zh_fraction = 0.3;       // share of pretraining traces reasoned in Chinese
   double code_switch = 0.05;      // per-step probability of switching language mid-trace
   double self_correction = 0.15;  // share of traces with a caught mistake ("Wait, let me recheck")
+  // Share of pretraining documents that carry the whole R1 template; the others carry only
+  // its last line ("User: QUESTION. Assistant:"), so the same tokens hold ~3x the problems.
+  double template_fraction = 0.25;
   int pretrain_problems = 40000;  // problems in the pretraining corpus
   int sft_problems = 3000;        // cold-start SFT set (English, reasoning then summary)
   int rl_problems = 3000;         // RL prompt set

@@ -53,6 +53,7 @@ Example Curriculum::pretrain(int64_t i) const {
   style.self_correction = c_.self_correction;
   e.language = style.language;
   e.prompt = r1_prompt(e.problem.question);
+  if (rng.uniform() >= c_.template_fraction) e.prompt = e.prompt.substr(e.prompt.rfind("User: "));  // compact form
   e.completion = t.solution(e.problem, style, rng);
   return e;
 }

@@ -5,6 +5,7 @@
 // Files written by `aha data --out DIR` (one problem per JSONL line, Problem::to_json
 // fields plus "prompt" and, where there is one, "completion"):
 //   pretrain.txt        documents "<bos>PROMPT COMPLETION<eos>\n", PROMPT in the R1 template
+//                       (template_fraction of them) or its last line "User: Q. Assistant:"
 //   sft.jsonl           cold-start set: English, readable reasoning then a summary
 //   rl.jsonl            prompts for reinforcement learning (no completion)
 //   eval_TASK.jsonl     held-out problems of each task (disjoint from everything above)

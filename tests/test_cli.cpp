@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 
 #include <array>
+#include <sstream>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -200,6 +201,77 @@ TEST(Cli, Kill9ThenResumeContinuesTheRun) {
   Result bad = run("train --resume " + (t.p / "nothing").string());
   EXPECT_EQ(bad.code, 1);
   EXPECT_NE(bad.out.find("not a run directory"), std::string::npos) << bad.out;
+}
+
+}  // namespace
+
+namespace {
+
+TEST(Cli, DataRewardAndEvalCommands) {
+  Tmp t;
+  // a small curriculum config: micro model with room for the R1 template
+  std::ifstream in(std::string(AHA_SOURCE_DIR) + "/resources/presets/micro.toml");
+  std::string text((std::istreambuf_iterator<char>(in)), {});
+  auto replace = [&](const std::string& a, const std::string& b) {
+    const auto at = text.find(a);
+    ASSERT_NE(at, std::string::npos) << a;
+    text.replace(at, a.size(), b);
+  };
+  replace("max_position_embeddings = 256", "max_position_embeddings = 1024");
+  text += "\n[curriculum]\npretrain_problems = 200\nsft_problems = 20\nrl_problems = 20\neval_problems = 10\n";
+  std::ofstream(t.p / "c.toml") << text;
+
+  Result r = run("data " + (t.p / "c.toml").string() + " --out " + (t.p / "data").string());
+  ASSERT_EQ(r.code, 0) << r.out;
+  for (const char* f : {"pretrain.txt", "sft.jsonl", "rl.jsonl", "eval_arithmetic.jsonl", "eval_countdown.jsonl",
+                        "eval_linear.jsonl", "manifest.json"})
+    EXPECT_TRUE(fs::exists(t.p / "data" / f)) << f;
+
+  // aha reward: a correct, a wrong and a hostile completion of one Countdown problem
+  std::ifstream ev(t.p / "data" / "eval_countdown.jsonl");
+  std::string line;
+  std::getline(ev, line);
+  auto j = nlohmann::json::parse(line);
+  std::ofstream rw(t.p / "rw.jsonl");
+  for (std::string c : {"<think> found it </think> <answer> " + j["answer"].get<std::string>() + " </answer>",
+                        std::string("<think> hmm </think> <answer> 1 + 1 </answer>"), std::string("<answer>") + std::string(5000, '9')}) {
+    j["completion"] = c;
+    rw << j.dump() << "\n";
+  }
+  rw.close();
+  r = run("reward --task countdown --input " + (t.p / "rw.jsonl").string() + " --json");
+  ASSERT_EQ(r.code, 0) << r.out;
+  std::istringstream lines(r.out);
+  std::vector<nlohmann::json> outs;
+  for (std::string l; std::getline(lines, l);) outs.push_back(nlohmann::json::parse(l));
+  ASSERT_EQ(outs.size(), 3u);
+  EXPECT_DOUBLE_EQ(outs[0]["rewards"]["accuracy"]["value"].get<double>(), 1.0);
+  EXPECT_DOUBLE_EQ(outs[1]["rewards"]["accuracy"]["value"].get<double>(), 0.0);
+  EXPECT_DOUBLE_EQ(outs[2]["total"].get<double>(), 0.0);
+  EXPECT_FALSE(outs[2]["rewards"]["accuracy"]["reason"].get<std::string>().empty());
+  r = run("reward --task countdown --input " + (t.p / "rw.jsonl").string() + " --tinyzero --json");
+  std::istringstream tz(r.out);
+  std::getline(tz, line);
+  EXPECT_DOUBLE_EQ(nlohmann::json::parse(line)["total"].get<double>(), 1.0);
+  std::getline(tz, line);
+  EXPECT_DOUBLE_EQ(nlohmann::json::parse(line)["total"].get<double>(), 0.1);
+
+  // aha eval on a short-trained checkpoint: every metric present, recorded in the run
+  r = run("train " + (t.p / "c.toml").string() + " --steps 2 --run-dir " + (t.p / "run").string());
+  ASSERT_EQ(r.code, 0) << r.out;
+  const std::string ck = (t.p / "run" / "checkpoints" / "pretrain_step000002").string();
+  r = run("eval " + ck + " --task arithmetic --n 3 --samples 2 --temperature 1 --max-new-tokens 20 --json");
+  ASSERT_EQ(r.code, 0) << r.out;
+  auto e = nlohmann::json::parse(r.out.substr(r.out.find('{')));
+  for (const char* k : {"pass@1", "pass@2", "maj@2", "format_rate", "mean_length", "language_mix_rate", "aha_rate"})
+    EXPECT_TRUE(e.contains(k)) << k;
+  EXPECT_EQ(e["problems"], 3);
+  aha::RunStoreReader store = aha::RunStoreReader::open((t.p / "run").string());
+  EXPECT_TRUE(store.summary().latest.count("eval/arithmetic/pass@1")) << "eval results recorded in the run store";
+  EXPECT_EQ(store.traces(2, "pretrain").size(), 6u);
+  r = run("eval " + ck + " --task nosuch");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("countdown"), std::string::npos) << "lists the tasks: " << r.out;
 }
 
 }  // namespace
