@@ -207,3 +207,30 @@ TEST(Decode, SampleAndEvaluateEndToEnd) {
 
 }  // namespace
 }  // namespace aha
+
+namespace aha {
+namespace {
+
+TEST(TokenizerTest, RoundTripsEveryTextAndNamesBadIds) {
+  Tokenizer tok;
+  for (const std::string& s : {std::string("Compute 47 + 38."), std::string("个位：7 + 8 = 15，写 5 进 1。"),
+                               std::string("<think> a </think> <answer> 85 </answer>"), std::string("\xff\xfe bad utf-8 \xc3"),
+                               std::string(""), std::string("<thinking> is not a tag")}) {
+    const auto ids = tok.encode(s);
+    EXPECT_EQ(tok.decode(ids), s);
+    for (int32_t id : ids) EXPECT_LT(id, tok.size());
+  }
+  EXPECT_EQ(tok.encode("<think>"), std::vector<int32_t>{Tokenizer::kThink});
+  EXPECT_EQ(tok.encode("<answer>x</answer>"),
+            (std::vector<int32_t>{Tokenizer::kAnswer, Tokenizer::kByteOffset + 'x', Tokenizer::kEndAnswer}));
+  EXPECT_EQ(tok.encode("中").size(), 3u) << "CJK characters are their UTF-8 bytes";
+  try {
+    tok.decode({5, 264});
+    FAIL();
+  } catch (const InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find("264"), std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace aha
