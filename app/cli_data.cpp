@@ -94,7 +94,6 @@ void add_eval(CLI::App& app) {
     std::string stage;
     int64_t step = 0;
     const std::string run = no_record ? "" : run_dir_of(ckpt, stage, step);
-    if (!run.empty()) append_to_run(run, stage, step, r.metrics(), r.traces);
     if (json) {
       std::cout << r.to_json() << "\n";
     } else {
@@ -104,6 +103,8 @@ void add_eval(CLI::App& app) {
                   r.mean_length, r.language_mix_rate, r.aha_rate, r.truncated_rate,
                   run.empty() ? "" : (" (recorded in " + run + ")").c_str());
     }
+    std::fflush(stdout);  // the results are shown even if recording them fails
+    if (!run.empty()) append_to_run(run, stage, step, r.metrics(), r.traces);
   });
 }
 

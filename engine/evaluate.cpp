@@ -43,7 +43,8 @@ EvalResult evaluate_task(Model& m, const std::vector<Example>& problems, const s
     const Example& ex = problems[i];
     SamplingConfig si = s;
     si.seed = s.seed + i * 1000003ull;  // each problem its own stream, independent of the others
-    std::vector<Completion> cs = sample(m, ex.prompt + " ", samples, si);
+    // exactly the context training saw before a completion: "<bos>" prompt " "
+    std::vector<Completion> cs = sample(m, "<bos>" + ex.prompt + " ", samples, si);
     int correct = 0;
     std::map<std::string, int> votes;
     for (int k = 0; k < samples; k++) {

@@ -51,7 +51,9 @@ std::string latest_checkpoint(const std::string& run_dir) {
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(fs::path(run_dir) / "checkpoints", ec)) {
     const fs::path opt = e.path() / "optimizer.safetensors";
-    if (!e.is_directory() || e.path().filename().string().find("_step") == std::string::npos || !fs::exists(opt)) continue;
+    const std::string n = e.path().filename().string();
+    if (!e.is_directory() || n.find("_step") == std::string::npos || n.find('.') != std::string::npos || !fs::exists(opt))
+      continue;  // "x.partial" and "x.old" are not checkpoints
     const auto t = fs::last_write_time(opt, ec);
     if (!ec && (best.empty() || t > best_time)) { best_time = t; best = e.path().string(); }
   }
@@ -76,7 +78,11 @@ Run::Run(RunConfig cfg, std::string run_dir, std::string resume_from, bool conti
     size_t k = 0;
     for (; k < stages_.size(); k++)
       if (name.rfind(stages_[k]->name() + "_step", 0) == 0) break;
-    if (k == stages_.size()) k = 0;  // a checkpoint from elsewhere: continue pretraining from it
+    if (k == stages_.size()) {
+      if (name.rfind("sft_step", 0) == 0)
+        throw ConfigError("resume: '" + resume_from + "' is an SFT checkpoint but this configuration has no SFT stage (sft.steps = 0)");
+      k = 0;  // a checkpoint from elsewhere: continue pretraining from it
+    }
     for (size_t j = 0; j < k; j++) stages_[j]->skip();
     if (auto* p = dynamic_cast<PretrainStage*>(stages_[k].get())) p->restore(resume_from);
     if (auto* s = dynamic_cast<SftStage*>(stages_[k].get())) s->restore(resume_from);

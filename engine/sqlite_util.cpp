@@ -14,7 +14,10 @@ Db::Db(const std::string& path, int flags) : path_(path) {
     throw IoError(path + ": cannot open database: " + msg);
   }
   sqlite3_extended_result_codes(db_, 1);
-  sqlite3_busy_timeout(db_, 5000);  // a reader waits for a checkpointing writer, not fails
+  // Wait for another connection's lock (a reader marking a run interrupted, aha eval
+  // appending results, a user's sqlite3) instead of failing; the run's writer treats any
+  // error as fatal, so it waits long.
+  sqlite3_busy_timeout(db_, 30000);
 }
 
 Db& Db::operator=(Db&& o) noexcept {

@@ -131,10 +131,19 @@ SftStage::SftStage(const RunConfig& cfg, Model& model, kernels::Ops& ops, double
     set.push_back(std::move(t));
     pl.push_back(plen);
   }
-  order_.resize(train_.size());
-  std::iota(order_.begin(), order_.end(), 0);
   spdlog::info("sft data: {} training and {} held-out examples from {}; {} longer than sft.seq_len + 1 (cut)",
                train_.size(), eval_.size(), cfg.sft.source, truncated_);
+}
+
+const std::vector<int>& SftStage::order(int64_t epoch) {
+  if (epoch != order_epoch_) {
+    order_.resize(train_.size());
+    std::iota(order_.begin(), order_.end(), 0);
+    Rng r(cfg_.train.seed * 0x9E3779B97F4A7C15ull + (uint64_t)epoch);
+    for (size_t i = order_.size() - 1; i > 0; i--) std::swap(order_[i], order_[r.below(i + 1)]);  // Fisher-Yates
+    order_epoch_ = epoch;
+  }
+  return order_;
 }
 
 void SftStage::fill(const std::vector<std::vector<int32_t>>& set, const std::vector<int>& prompt_len, int64_t first) {
@@ -145,8 +154,8 @@ void SftStage::fill(const std::vector<std::vector<int32_t>>& set, const std::vec
   batch_.targets.assign((size_t)B * T, -1);
   batch_.mask.assign((size_t)B * T, 0.0f);
   for (int b = 0; b < B; b++) {
-    const size_t k = (size_t)((first + b) % (int64_t)set.size());
-    const size_t idx = &set == &train_ ? (size_t)order_[k] : k;
+    const int64_t item = first + b, n_set = (int64_t)set.size();
+    const size_t idx = &set == &train_ ? (size_t)order(item / n_set)[item % n_set] : (size_t)(item % n_set);
     const auto& seq = set[idx];
     const int n = std::min<int>(T, (int)seq.size() - 1);
     for (int t = 0; t < n; t++) {
@@ -161,11 +170,7 @@ void SftStage::fill(const std::vector<std::vector<int32_t>>& set, const std::vec
 StepReport SftStage::step() {
   const auto t0 = std::chrono::steady_clock::now();
   const int B = tc_.batch_size;
-  const int64_t first = state_.step * B;
-  if (first % (int64_t)order_.size() < B) {  // a new epoch: reshuffle (Fisher-Yates, our RNG)
-    for (size_t i = order_.size() - 1; i > 0; i--) std::swap(order_[i], order_[rng_.below(i + 1)]);
-  }
-  fill(train_, train_prompt_, first);
+  fill(train_, train_prompt_, state_.step * B);
   model_.zero_grad();
   LossParts lp = model_.forward_backward(batch_);
   const double lr = learning_rate(tc_, (int)state_.step);
@@ -205,8 +210,6 @@ void SftStage::restore(const std::string& dir) {
   load_weights(dir, model_);
   load_optimizer(dir, model_, opt_, state_);
   rng_.set_state(state_.rng);
-  // the example order of the current epoch is replayed from the start of the epoch
-  std::iota(order_.begin(), order_.end(), 0);
 }
 
 }  // namespace aha

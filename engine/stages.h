@@ -99,7 +99,11 @@ class SftStage : public Stage {
   Rng rng_;
   std::vector<std::vector<int32_t>> train_, eval_;  // token sequences
   std::vector<int> train_prompt_, eval_prompt_;     // prompt lengths (tokens not scored)
-  std::vector<int> order_;                          // shuffled example order
+  // The example order of an epoch is a permutation drawn from (seed, epoch) alone, so a
+  // restored stage continues exactly where it stopped.
+  const std::vector<int>& order(int64_t epoch);
+  std::vector<int> order_;                          // the permutation of order_epoch_
+  int64_t order_epoch_ = -1;
   Batch batch_;
   int64_t truncated_ = 0;
   double peak_gflops_ = 0;

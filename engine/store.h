@@ -120,6 +120,8 @@ class RunStoreReader {
   // "interrupted". Refuses (FormatError) a non-SQLite or corrupt file and a database
   // written by a newer schema, and never modifies such a file.
   static RunStoreReader open(const std::string& path, bool mark_interrupted = true);
+  // The same, optionally without PRAGMA quick_check (which reads the whole file).
+  static RunStoreReader open_checked(const std::string& path, bool mark_interrupted, bool quick_check);
   RunStoreReader(RunStoreReader&&) noexcept;
   ~RunStoreReader();
 

@@ -72,12 +72,16 @@ RunStoreReader::RunStoreReader(RunStoreReader&&) noexcept = default;
 RunStoreReader::~RunStoreReader() = default;
 
 RunStoreReader RunStoreReader::open(const std::string& path_in, bool mark_interrupted) {
+  return open_checked(path_in, mark_interrupted, true);
+}
+
+RunStoreReader RunStoreReader::open_checked(const std::string& path_in, bool mark_interrupted, bool quick_check) {
   const std::string path = db_path_of(path_in);
   if (!fs::exists(path)) throw IoError(path + ": no such run database");
   auto impl = std::make_unique<Impl>();
   impl->db = sql::Db(path, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX);
   impl->dir = fs::path(path).parent_path().string();
-  impl->version = store::checked_version(impl->db);
+  impl->version = store::checked_version(impl->db, quick_check);
   if (impl->version < kStoreSchemaVersion) {
     // An older database is migrated in place by a read-write connection first.
     { sql::Db rw(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX); store::migrate(rw, impl->version); }
@@ -129,13 +133,14 @@ RunSummary RunStoreReader::summary() const {
   }
   sql::Stmt ck(db, "SELECT stage, step, path, wall, metrics FROM checkpoint ORDER BY id");
   while (ck.step()) s.checkpoints.push_back({ck.text(0), ck.text(2), ck.i64(1), ck.f64(3), ck.text(4)});
-  // latest value of every series: the row with the largest step (SQLite returns the bare
-  // column of the row that holds max()).
-  sql::Stmt lt(db, "SELECT s.name, m.value, max(m.step) FROM metric m JOIN series s ON s.id = m.series GROUP BY m.series");
-  while (lt.step()) {
-    if (!lt.is_null(1)) s.latest[lt.text(0)] = lt.f64(1);
-    s.last_step = std::max(s.last_step, lt.i64(2));
-  }
+  // latest value of every series: its row in the latest stage with the largest step
+  // (stages restart their step count; SQLite returns the bare columns of the max() row)
+  sql::Stmt lt(db,
+               "SELECT s.name, m.value, max(m.stage * 4294967296 + m.step) FROM metric m JOIN series s ON s.id = m.series "
+               "WHERE m.value IS NOT NULL GROUP BY m.series");
+  while (lt.step()) s.latest[lt.text(0)] = lt.f64(1);
+  sql::Stmt ls(db, "SELECT step FROM metric WHERE stage = (SELECT max(stage) FROM metric) ORDER BY step DESC LIMIT 1");
+  if (ls.step()) s.last_step = ls.i64(0);
   return s;
 }
 
@@ -226,6 +231,7 @@ std::vector<MoeLayerRecord> RunStoreReader::moe(const std::string& stage, int64_
 struct RunFollower::Impl {
   std::string dir;
   std::map<std::pair<int64_t, int64_t>, int64_t> last_step;  // (series, stage) → last step seen
+  std::map<int64_t, std::string> stage_names;                // stage id → name
   int64_t last_event = 0;
 };
 
@@ -237,15 +243,28 @@ RunFollower::~RunFollower() = default;
 RunFollower::Update RunFollower::poll() {
   Update u;
   // A fresh connection per poll: a long-lived read transaction would pin the WAL.
-  RunStoreReader r = RunStoreReader::open(impl_->dir, false);
+  // no quick_check on every poll: following a long run must stay cheap
+  RunStoreReader r = RunStoreReader::open_checked(impl_->dir, false, false);
   const sql::Db& db = r.impl_->db;
   u.status = r.summary_status();
+  // Events first: a "resumed" event means the stage's rows after its step were replaced,
+  // so that stage is read again from there.
+  sql::Stmt ev(db, "SELECT id, wall, kind, stage, message, step FROM event WHERE id > ? ORDER BY id");
+  ev.bind(1, impl_->last_event);
+  while (ev.step()) {
+    u.events.push_back({ev.f64(1), ev.text(2), ev.text(3), ev.text(4), ev.i64(5)});
+    impl_->last_event = ev.i64(0);
+    if (u.events.back().kind == "resumed")
+      for (auto& [key, last] : impl_->last_step)
+        if (impl_->stage_names[key.second] == u.events.back().stage) last = std::min(last, u.events.back().step);
+  }
   sql::Stmt pairs(db, "SELECT s.id, s.name, st.id, st.name FROM series s, stage st");
   sql::Stmt q(db,
               "SELECT step, wall, tokens, value FROM metric WHERE series = ? AND stage = ? AND step > ? "
               "AND value IS NOT NULL ORDER BY step");
   while (pairs.step()) {
     const auto key = std::make_pair(pairs.i64(0), pairs.i64(2));
+    impl_->stage_names[pairs.i64(2)] = pairs.text(3);
     int64_t& last = impl_->last_step.try_emplace(key, INT64_MIN).first->second;
     q.bind(1, key.first).bind(2, key.second).bind(3, last);
     while (q.step()) {
@@ -253,12 +272,6 @@ RunFollower::Update RunFollower::poll() {
       last = q.i64(0);
     }
     q.reset();
-  }
-  sql::Stmt ev(db, "SELECT id, wall, kind, stage, message, step FROM event WHERE id > ? ORDER BY id");
-  ev.bind(1, impl_->last_event);
-  while (ev.step()) {
-    u.events.push_back({ev.f64(1), ev.text(2), ev.text(3), ev.text(4), ev.i64(5)});
-    impl_->last_event = ev.i64(0);
   }
   return u;
 }

@@ -74,7 +74,7 @@ PRAGMA user_version = 2;
 
 }  // namespace
 
-int checked_version(const sql::Db& db) {
+int checked_version(const sql::Db& db, bool quick_check) {
   // Reading the schema is the first thing that touches the file: a file that is not a
   // database fails here with SQLITE_NOTADB, which Db::fail turns into a FormatError.
   sql::Stmt v(db, "PRAGMA user_version");
@@ -84,6 +84,7 @@ int checked_version(const sql::Db& db) {
     throw FormatError(db.path() + ": written by a newer aha (store schema " + std::to_string(version) +
                       ", this program reads up to " + std::to_string(kStoreSchemaVersion) +
                       "); upgrade aha to open it");
+  if (!quick_check) return version;
   sql::Stmt q(db, "PRAGMA quick_check");
   q.step();
   if (q.text(0) != "ok") throw FormatError(db.path() + ": database is corrupt: " + q.text(0));

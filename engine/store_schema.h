@@ -6,7 +6,7 @@ namespace aha::store {
 
 // Reads PRAGMA user_version after checking the file is a SQLite database that passes a
 // quick check. FormatError: not SQLite, corrupt, or newer than kStoreSchemaVersion.
-int checked_version(const sql::Db& db);
+int checked_version(const sql::Db& db, bool quick_check = true);
 // Creates the current schema in an empty database.
 void create_schema(const sql::Db& db);
 // Brings an older database up to the current version, in one transaction.

@@ -48,7 +48,7 @@ std::string host_name() {
 
 struct RunStoreWriter::Impl {
   sql::Db db;
-  sql::Stmt ins_metric, ins_series, ins_stage, end_stage, ins_moe, ins_moe_layer, ins_fp8,
+  sql::Stmt ins_metric, ins_series, sel_series, ins_stage, end_stage, ins_moe, ins_moe_layer, ins_fp8,
       ins_trace, ins_event, ins_ckpt, heartbeat;
   std::map<std::string, int64_t> series_ids, stage_ids;
 
@@ -64,7 +64,9 @@ struct RunStoreWriter::Impl {
   explicit Impl(sql::Db d) : db(std::move(d)) {
     // a step recorded twice (a re-evaluation) keeps its last value
     ins_metric = sql::Stmt(db, "INSERT OR REPLACE INTO metric(series, stage, step, wall, tokens, value) VALUES (?,?,?,?,?,?)");
-    ins_series = sql::Stmt(db, "INSERT INTO series(name) VALUES (?)");
+    // a series another process added (aha eval) is found, not inserted twice
+    ins_series = sql::Stmt(db, "INSERT OR IGNORE INTO series(name) VALUES (?)");
+    sel_series = sql::Stmt(db, "SELECT id FROM series WHERE name = ?");
     ins_stage = sql::Stmt(db, "INSERT INTO stage(name, status, started_at) VALUES (?, 'running', ?)");
     end_stage = sql::Stmt(db, "UPDATE stage SET status = ?, ended_at = ? WHERE id = ?");
     ins_moe = sql::Stmt(db, "INSERT INTO moe(stage, step, layer, expert, tokens, bias) VALUES (?,?,?,?,?,?)");
@@ -92,7 +94,11 @@ struct RunStoreWriter::Impl {
     auto it = series_ids.find(name);
     if (it != series_ids.end()) return it->second;
     ins_series.bind(1, name).run();
-    return series_ids[name] = sqlite3_last_insert_rowid(db.get());
+    sel_series.bind(1, name);
+    sel_series.step();
+    const int64_t id = sel_series.i64(0);
+    sel_series.reset();
+    return series_ids[name] = id;
   }
 
   void push(std::function<void(Impl&)> op) {
@@ -185,8 +191,6 @@ std::unique_ptr<RunStoreWriter> RunStoreWriter::reopen(const std::string& run_di
   store::migrate(db, version);
   sql::Stmt up(db, "UPDATE run SET status = 'running', ended_at = NULL, pid = ?, host = ?, heartbeat = ? WHERE id = 1");
   up.bind(1, (int64_t)getpid()).bind(2, host_name()).bind(3, now_s()).run();
-  // the stage that was cut short runs again
-  db.exec("UPDATE stage SET status = 'running', ended_at = NULL WHERE id = (SELECT max(id) FROM stage)");
   return std::unique_ptr<RunStoreWriter>(new RunStoreWriter(std::make_unique<Impl>(std::move(db))));
 }
 
@@ -318,7 +322,14 @@ void RunStoreWriter::checkpoint(const std::string& stage, int64_t step, const st
 void RunStoreWriter::rewind(const std::string& stage, int64_t step) {
   const double t = now_s();
   impl_->push([=](Impl& w) {
-    const int64_t sid = w.stage_id(stage);
+    // the stage being resumed runs again (a later stage's rows are dropped below)
+    if (auto s = w.stage_ids.find(stage); s != w.stage_ids.end() && step > 0) {
+      sql::Stmt up(w.db, "UPDATE stage SET status = 'running', ended_at = NULL WHERE id = ?");
+      up.bind(1, s->second).run();
+    }
+    auto it = w.stage_ids.find(stage);
+    if (it == w.stage_ids.end()) return;  // never started: nothing to drop, no row to create
+    const int64_t sid = it->second;
     int64_t dropped = 0;
     for (const char* table : {"metric", "moe", "moe_layer", "fp8", "trace"}) {
       sql::Stmt del(w.db, (std::string("DELETE FROM ") + table + " WHERE stage = ? AND step > ?").c_str());

@@ -449,3 +449,30 @@ TEST(Store, AnUnwritableRunDirectoryIsAClearErrorBeforeTraining) {
 
 }  // namespace
 }  // namespace aha
+
+namespace aha {
+namespace {
+
+TEST(Store, LatestValuesFollowTheLastStageAndRewindCreatesNoStage) {
+  Dir d("stages");
+  {
+    auto w = RunStoreWriter::create(d.p.string(), info("s"));
+    w->stage_started("pretrain");
+    for (int s = 1; s <= 100; s++) w->metrics("pretrain", s, s, s, {{"loss", 5.0}});
+    w->stage_ended("pretrain", "finished");
+    w->stage_started("sft");
+    for (int s = 1; s <= 10; s++) w->metrics("sft", s, 100 + s, s, {{"loss", 1.0}});
+    w->rewind("grpo", 0);  // a stage that never started
+    w->finish("finished");
+  }
+  RunStoreReader r = RunStoreReader::open(d.p.string());
+  const RunSummary s = r.summary();
+  EXPECT_EQ(s.latest.at("loss"), 1.0) << "the latest value is the last stage's, not the largest step's";
+  EXPECT_EQ(s.last_step, 10);
+  ASSERT_EQ(s.stages.size(), 2u);
+  EXPECT_EQ(s.stages[0].name, "pretrain");
+  EXPECT_EQ(s.stages[1].name, "sft");
+}
+
+}  // namespace
+}  // namespace aha
