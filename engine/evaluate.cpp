@@ -79,7 +79,7 @@ EvalResult evaluate_task(Model& m, const std::vector<Example>& problems, const s
     }
     r.pass1 += (double)correct / samples;
     r.passk += correct > 0;
-    if (!votes.empty()) {  // the most common answer (ties: the first in text order)
+    if (!votes.empty()) {  // the most common answer (ties: the smallest string)
       auto best = votes.begin();
       for (auto it = votes.begin(); it != votes.end(); ++it)
         if (it->second > best->second) best = it;

@@ -90,6 +90,7 @@ Run::Run(RunConfig cfg, std::string run_dir, std::string resume_from, bool conti
   if (!run_dir_.empty()) {
     if (continue_store) {
       store_ = RunStoreWriter::reopen(run_dir_);
+      wall_offset_ = store_->last_wall();  // the time axis continues where the run stopped
       for (const auto& st : stages_)
         if (!st->skipped()) store_->rewind(st->name(), st->steps_done());  // finished stages keep their rows
     } else {
@@ -223,7 +224,7 @@ void Run::body() {
         }
         StepReport rep = cur->step();
         const int64_t s = cur->steps_done();
-        const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
+        const double wall = wall_offset_ + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
         if (store_) {
           store_->metrics(cur->name(), s, wall, rep.tokens, rep.metrics);
           if (!rep.moe.empty()) store_->moe(cur->name(), s, rep.moe);

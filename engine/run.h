@@ -63,6 +63,7 @@ class Run {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::chrono::steady_clock::time_point t0_;
+  double wall_offset_ = 0;  // seconds already spent by the run before a resume
   std::string last_ckpt_;
   std::unique_ptr<RunStoreWriter> store_;
   std::map<std::string, double> last_metrics_;  // for the checkpoint rows

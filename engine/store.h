@@ -78,6 +78,8 @@ class RunStoreWriter {
   // Once set, nothing more is written and what was committed stays intact.
   std::string error() const;
   uint64_t committed_rows() const;
+  // Largest wall time recorded so far (a resumed run continues its time axis from it).
+  double last_wall() const;
 
   struct Impl;
  private:

@@ -59,6 +59,7 @@ struct RunStoreWriter::Impl {
   bool stop = false, flush_now = false;
   std::string error;
   std::atomic<uint64_t> rows{0};
+  double last_wall_at_open = 0;  // read once, before the writer thread starts
   std::thread thread;
 
   explicit Impl(sql::Db d) : db(std::move(d)) {
@@ -82,6 +83,8 @@ struct RunStoreWriter::Impl {
     while (st.step()) stage_ids[st.text(1)] = st.i64(0);  // the latest row of a name wins
     sql::Stmt se(db, "SELECT id, name FROM series");
     while (se.step()) series_ids[se.text(1)] = se.i64(0);
+    sql::Stmt lw(db, "SELECT coalesce(max(wall), 0) FROM metric");
+    if (lw.step()) last_wall_at_open = lw.f64(0);
   }
 
   int64_t stage_id(const std::string& name) {
@@ -170,8 +173,14 @@ std::unique_ptr<RunStoreWriter> RunStoreWriter::create(const std::string& run_di
   if (fs::exists(path))
     throw IoError(path.string() + ": a run database already exists here (continue it with --resume)");
   sql::Db db(path.string(), SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX);
-  store::configure_writer(db);
-  store::create_schema(db);
+  try {
+    store::configure_writer(db);
+    store::create_schema(db);
+  } catch (...) {
+    db = sql::Db();  // close, then remove the half-made file so that a retry can create it
+    for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(path.string() + suffix, ec);
+    throw;
+  }
   sql::Stmt ins(db,
       "INSERT INTO run(id, name, status, created_at, config, version, host, pid, heartbeat, notes, tags, uuid) "
       "VALUES (1, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?)");
@@ -370,5 +379,7 @@ std::string RunStoreWriter::error() const {
 }
 
 uint64_t RunStoreWriter::committed_rows() const { return impl_->rows.load(); }
+
+double RunStoreWriter::last_wall() const { return impl_->last_wall_at_open; }
 
 }  // namespace aha

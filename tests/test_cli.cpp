@@ -194,6 +194,8 @@ TEST(Cli, Kill9ThenResumeContinuesTheRun) {
   const auto loss = r.points("loss");
   ASSERT_EQ(loss.size(), 400u) << "every step exactly once";
   for (size_t i = 0; i < loss.size(); i++) ASSERT_EQ(loss[i].step, (int64_t)i + 1);
+  for (size_t i = 1; i < loss.size(); i++)
+    ASSERT_GE(loss[i].wall, loss[i - 1].wall) << "the resumed run continues the time axis (step " << i + 1 << ")";
   bool resumed_event = false;
   for (const auto& e : r.events()) resumed_event |= e.kind == "resumed";
   EXPECT_TRUE(resumed_event);
