@@ -103,6 +103,22 @@ void Model::head_loss(const float* h, size_t norm_w, Buf& hn, Buf& rstd, Buf& lo
 }
 
 namespace {
+// Inference (logits, decoding) routes tokens too, but must not count towards the loads the
+// auxiliary-loss-free bias update balances: this keeps training's loads across it.
+class KeepExpertLoads {
+ public:
+  explicit KeepExpertLoads(std::vector<BlockActs>& acts) : acts_(acts) {
+    for (const BlockActs& a : acts_) kept_.push_back(a.moe.load);
+  }
+  ~KeepExpertLoads() {
+    for (size_t l = 0; l < acts_.size(); l++) acts_[l].moe.load = kept_[l];
+  }
+
+ private:
+  std::vector<BlockActs>& acts_;
+  std::vector<std::vector<int64_t>> kept_;
+};
+
 double masked_mean(const float* loss, const float* mask, int N, double& denom) {
   double s = 0.0;
   denom = 0.0;
@@ -253,14 +269,11 @@ void Model::logits(const int32_t* tokens, int B, int T, AttnPath path, std::vect
   for (int n = 0; n < N; n++) pos_[n] = n % T;
   for (auto& x : xs_) ensure(x, (size_t)N * d);
   std::vector<int32_t> tok(tokens, tokens + N);
-  // inference must not count towards the balancing loads: keep those of training
-  std::vector<std::vector<int64_t>> kept;
-  for (int l = 0; l < L; l++) kept.push_back(blocks_acts_[l].moe.load);
+  const KeepExpertLoads keep(blocks_acts_);
   ops_.gather_rows(xs_[0].data(), params.w(embed_), tok.data(), nullptr, N, d);
   for (int l = 0; l < L; l++)
     block_forward(ops_, c, params, blocks_[l], blocks_acts_[l], xs_[l + 1].data(), xs_[l].data(),
                   pos_.data(), B, T, path);
-  for (int l = 0; l < L; l++) blocks_acts_[l].moe.load = kept[l];
   ensure(hn_, (size_t)N * d); ensure(hn_rstd_, N);
   out.resize((size_t)N * V);
   ops_.rmsnorm_forward(hn_.data(), hn_rstd_.data(), xs_[L].data(), params.w(norm_), N, d, (float)c.rms_norm_eps);
@@ -287,8 +300,7 @@ void Model::decode_step(DecodeCache& cache, const int32_t* tokens, std::vector<f
   for (int b = 0; b < B; b++)
     if (tokens[b] < 0 || tokens[b] >= V)
       throw InvalidArgument("token " + std::to_string(tokens[b]) + " is outside the vocabulary [0, " + std::to_string(V) + ")");
-  std::vector<std::vector<int64_t>> kept;  // inference does not count towards balancing loads
-  for (int l = 0; l < L; l++) kept.push_back(blocks_acts_[l].moe.load);
+  const KeepExpertLoads keep(blocks_acts_);
   Buf x((size_t)B * d), y((size_t)B * d);
   ops_.gather_rows(x.data(), params.w(embed_), tokens, nullptr, B, d);
   for (int l = 0; l < L; l++) {
@@ -307,7 +319,6 @@ void Model::decode_step(DecodeCache& cache, const int32_t* tokens, std::vector<f
       swiglu_ffn_forward(ops_, params, w.dense, a.dense, y.data(), a.ln2.data(), B, d, false);
     ops_.axpy(x.data(), y.data(), 1.0f, (size_t)B * d);
   }
-  for (int l = 0; l < L; l++) blocks_acts_[l].moe.load = kept[l];
   cache.T++;
   ensure(hn_, (size_t)B * d); ensure(hn_rstd_, B);
   logits.resize((size_t)B * V);

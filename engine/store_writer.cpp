@@ -46,6 +46,18 @@ std::string host_name() {
 }
 }  // namespace
 
+namespace {
+// One trace row: the writer thread and append_to_run share the statement and its binding.
+constexpr const char* kInsertTrace =
+    "INSERT INTO trace(stage, step, split, prompt, completion, group_id, rewards, advantage, aha_spans, "
+    "language_share, truncated) VALUES (?,?,?,?,?,?,?,?,?,?,?)";
+void insert_trace(sql::Stmt& st, int64_t stage_id, int64_t step, const TraceRecord& t) {
+  st.bind(1, stage_id).bind(2, step).bind(3, t.split).bind(4, t.prompt).bind(5, t.completion).bind(6, t.group_id)
+      .bind(7, nlohmann::json(t.rewards).dump()).bind(8, t.advantage).bind(9, t.aha_spans_json)
+      .bind(10, t.language_share).bind(11, (int64_t)t.truncated).run();
+}
+}  // namespace
+
 struct RunStoreWriter::Impl {
   sql::Db db;
   sql::Stmt ins_metric, ins_series, sel_series, ins_stage, end_stage, ins_moe, ins_moe_layer, ins_fp8,
@@ -73,9 +85,7 @@ struct RunStoreWriter::Impl {
     ins_moe = sql::Stmt(db, "INSERT INTO moe(stage, step, layer, expert, tokens, bias) VALUES (?,?,?,?,?,?)");
     ins_moe_layer = sql::Stmt(db, "INSERT INTO moe_layer(stage, step, layer, imbalance, cv) VALUES (?,?,?,?,?)");
     ins_fp8 = sql::Stmt(db, "INSERT INTO fp8(stage, step, layer, tensor, amax, underflow, overflow) VALUES (?,?,?,?,?,?,?)");
-    ins_trace = sql::Stmt(db,
-        "INSERT INTO trace(stage, step, split, prompt, completion, group_id, rewards, advantage, aha_spans, "
-        "language_share, truncated) VALUES (?,?,?,?,?,?,?,?,?,?,?)");
+    ins_trace = sql::Stmt(db, kInsertTrace);
     ins_event = sql::Stmt(db, "INSERT INTO event(wall, stage, step, kind, message) VALUES (?,?,?,?,?)");
     ins_ckpt = sql::Stmt(db, "INSERT INTO checkpoint(stage, step, path, wall, metrics) VALUES (?,?,?,?,?)");
     heartbeat = sql::Stmt(db, "UPDATE run SET heartbeat = ? WHERE id = 1");
@@ -232,13 +242,8 @@ void append_to_run(const std::string& run_dir, const std::string& stage, int64_t
       if (std::isfinite(v)) m.bind(5, v); else m.bind_null(5);
       m.run();
     }
-    sql::Stmt tr(db,
-        "INSERT INTO trace(stage, step, split, prompt, completion, group_id, rewards, advantage, aha_spans, "
-        "language_share, truncated) VALUES (?,?,?,?,?,?,?,?,?,?,?)");
-    for (const TraceRecord& x : traces)
-      tr.bind(1, sid).bind(2, step).bind(3, x.split).bind(4, x.prompt).bind(5, x.completion).bind(6, x.group_id)
-          .bind(7, nlohmann::json(x.rewards).dump()).bind(8, x.advantage).bind(9, x.aha_spans_json)
-          .bind(10, x.language_share).bind(11, (int64_t)x.truncated).run();
+    sql::Stmt tr(db, kInsertTrace);
+    for (const TraceRecord& x : traces) insert_trace(tr, sid, step, x);
     db.exec("COMMIT");
   } catch (...) {
     sqlite3_exec(db.get(), "ROLLBACK", nullptr, nullptr, nullptr);
@@ -301,9 +306,7 @@ void RunStoreWriter::fp8(const std::string& stage, int64_t step, const std::vect
 
 void RunStoreWriter::trace(const TraceRecord& t) {
   impl_->push([t](Impl& w) {
-    w.ins_trace.bind(1, w.stage_id(t.stage)).bind(2, t.step).bind(3, t.split).bind(4, t.prompt)
-        .bind(5, t.completion).bind(6, t.group_id).bind(7, nlohmann::json(t.rewards).dump())
-        .bind(8, t.advantage).bind(9, t.aha_spans_json).bind(10, t.language_share).bind(11, (int64_t)t.truncated).run();
+    insert_trace(w.ins_trace, w.stage_id(t.stage), t.step, t);
     w.rows++;
   });
 }
