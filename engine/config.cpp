@@ -21,6 +21,7 @@
 #include <toml++/toml.h>
 
 #include "engine/error.h"
+#include "engine/task.h"
 
 namespace aha {
 
@@ -109,9 +110,37 @@ void for_each_key(Cfg& c, F&& f) {
   f("sft", "batch_size", s.batch_size);
   f("sft", "seq_len", s.seq_len);
   f("sft", "source", s.source);
+  auto& g = c.grpo;
+  f("grpo", "steps", g.steps);
+  f("grpo", "task", g.task);
+  f("grpo", "difficulty", g.difficulty);
+  f("grpo", "prompts_per_step", g.prompts_per_step);
+  f("grpo", "group_size", g.group_size);
+  f("grpo", "updates_per_batch", g.updates_per_batch);
+  f("grpo", "micro_batch", g.micro_batch);
+  f("grpo", "lr", g.lr);
+  f("grpo", "warmup_steps", g.warmup_steps);
+  f("grpo", "epsilon_low", g.epsilon_low);
+  f("grpo", "epsilon_high", g.epsilon_high);
+  f("grpo", "beta", g.beta);
+  f("grpo", "advantage", g.advantage);
+  f("grpo", "scale_batch", g.scale_batch);
+  f("grpo", "loss_agg", g.loss_agg);
+  f("grpo", "max_new_tokens", g.max_new_tokens);
+  f("grpo", "temperature", g.temperature);
+  f("grpo", "top_p", g.top_p);
+  f("grpo", "top_k", g.top_k);
+  f("grpo", "dynamic_sampling", g.dynamic_sampling);
+  f("grpo", "max_resample", g.max_resample);
+  f("grpo", "mask_truncated", g.mask_truncated);
+  f("grpo", "reward_accuracy", g.reward_accuracy);
+  f("grpo", "reward_format", g.reward_format);
+  f("grpo", "reward_language", g.reward_language);
+  f("grpo", "tinyzero", g.tinyzero);
+  f("grpo", "eval_problems", g.eval_problems);
 }
 
-constexpr std::string_view kTables[] = {"model", "train", "data", "curriculum", "sft"};
+constexpr std::string_view kTables[] = {"model", "train", "data", "curriculum", "sft", "grpo"};
 
 std::string full_key(std::string_view table, std::string_view key) {
   return table.empty() ? std::string(key) : std::string(table) + "." + std::string(key);
@@ -488,6 +517,47 @@ void validate_curriculum(const RunConfig& cfg, const Checker& c) {
     c.fail("curriculum.sft_problems", "is 0 but sft.steps > 0 trains on the curriculum's SFT set");
 }
 
+void validate_grpo(const RunConfig& cfg, const Checker& c) {
+  const GrpoConfig& g = cfg.grpo;
+  c.non_negative("grpo.steps", g.steps);
+  if (g.steps == 0) return;
+  const auto names = task_names();
+  if (std::find(names.begin(), names.end(), g.task) == names.end()) {
+    std::string list;
+    for (const auto& n : names) list += (list.empty() ? "" : ", ") + quote(n);
+    c.fail("grpo.task", quote(g.task) + " is not a task (" + list + ")");
+  }
+  const int max_d = g.task == "arithmetic" ? 9 : g.task == "countdown" ? 3 : 5;
+  if (g.difficulty < 0 || g.difficulty > max_d)
+    c.fail("grpo.difficulty", str(g.difficulty) + " is not in [0, " + str(max_d) + "] (0 = the curriculum's)");
+  c.positive("grpo.prompts_per_step", g.prompts_per_step);
+  if (g.group_size < 2) c.fail("grpo.group_size", str(g.group_size) + " must be at least 2 (advantages compare a group)");
+  c.positive("grpo.updates_per_batch", g.updates_per_batch);
+  c.positive("grpo.micro_batch", g.micro_batch);
+  c.above_zero("grpo.lr", g.lr);
+  c.non_negative("grpo.warmup_steps", g.warmup_steps);
+  if (!(g.epsilon_low > 0 && g.epsilon_low < 1)) c.fail("grpo.epsilon_low", str(g.epsilon_low) + " is not in (0, 1)");
+  if (!(g.epsilon_high > 0)) c.fail("grpo.epsilon_high", str(g.epsilon_high) + " must be > 0");
+  c.non_negative("grpo.beta", g.beta);
+  if (g.advantage != "group" && g.advantage != "dr_grpo")
+    c.fail("grpo.advantage", quote(g.advantage) + " is not \"group\" or \"dr_grpo\"");
+  if (g.loss_agg != "seq-mean-token-mean" && g.loss_agg != "token-mean" && g.loss_agg != "seq-mean-token-sum-norm")
+    c.fail("grpo.loss_agg", quote(g.loss_agg) +
+                                " is not \"seq-mean-token-mean\", \"token-mean\" or \"seq-mean-token-sum-norm\"");
+  c.positive("grpo.max_new_tokens", g.max_new_tokens);
+  if (!(g.temperature > 0)) c.fail("grpo.temperature", str(g.temperature) + " must be > 0 (RL samples)");
+  if (!(g.top_p > 0 && g.top_p <= 1)) c.fail("grpo.top_p", str(g.top_p) + " is not in (0, 1]");
+  c.non_negative("grpo.top_k", g.top_k);
+  c.non_negative("grpo.max_resample", g.max_resample);
+  c.non_negative("grpo.reward_accuracy", g.reward_accuracy);
+  c.non_negative("grpo.reward_format", g.reward_format);
+  c.non_negative("grpo.reward_language", g.reward_language);
+  c.non_negative("grpo.eval_problems", g.eval_problems);
+  if (g.micro_batch > 0 && g.group_size > 0 && g.prompts_per_step > 0 && g.micro_batch > g.prompts_per_step * g.group_size)
+    c.fail("grpo.micro_batch", str(g.micro_batch) + " is larger than prompts_per_step × group_size (" +
+                                   str(g.prompts_per_step * g.group_size) + ")");
+}
+
 void validate(const RunConfig& cfg) {
   const Checker c{cfg.origin.empty() ? std::string("config") : cfg.origin};
   // TOML allows inf and nan; no knob here means anything with them.
@@ -505,6 +575,7 @@ void validate(const RunConfig& cfg) {
   validate_train(cfg.train, cfg.model, c);
   validate_data(cfg, c);
   validate_curriculum(cfg, c);
+  validate_grpo(cfg, c);
 }
 
 std::string to_toml(const RunConfig& cfg) {

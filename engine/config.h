@@ -105,6 +105,38 @@ struct SftConfig {
   std::string source = "curriculum";  // "curriculum" (cold-start set) or a JSONL path from `aha data`
 };
 
+// Reinforcement learning with GRPO ([grpo]), run after pretraining and SFT when
+// steps > 0. Names follow TRL / verl where they exist (engine/grpo.h has the formulas).
+struct GrpoConfig {
+  int steps = 0;                  // 0 = no GRPO stage
+  std::string task = "countdown"; // the RL task (its train split; eval stays held out)
+  int difficulty = 0;             // 0 = the curriculum's difficulty for that task
+  int prompts_per_step = 4;       // P, prompts per generation batch
+  int group_size = 8;             // G, completions per prompt
+  int updates_per_batch = 1;      // μ, policy updates per generation batch
+  int micro_batch = 8;            // completions per forward/backward (memory, not maths)
+  double lr = 2e-4;               // constant after warm-up
+  int warmup_steps = 5;
+  double epsilon_low = 0.2;       // ratio clipped to [1 − ε_low, 1 + ε_high]
+  double epsilon_high = 0.28;     // DAPO's clip-higher
+  double beta = 0.0;              // KL coefficient to the frozen reference (0 = no reference)
+  std::string advantage = "group";            // "group" | "dr_grpo"
+  bool scale_batch = false;                   // also divide advantages by the batch std
+  std::string loss_agg = "seq-mean-token-mean";  // | "token-mean" | "seq-mean-token-sum-norm"
+  int max_new_tokens = 160;
+  double temperature = 1.0;
+  double top_p = 1.0;
+  int top_k = 0;
+  bool dynamic_sampling = false;  // drop groups whose rewards all agree and draw new prompts
+  int max_resample = 4;           // dynamic sampling: extra generation rounds at most
+  bool mask_truncated = false;    // completions cut at max_new_tokens get no loss
+  double reward_accuracy = 1.0;   // weights of the combined reward
+  double reward_format = 0.1;
+  double reward_language = 0.0;   // R1's language-consistency reward (target: English)
+  bool tinyzero = false;          // TinyZero's Countdown scoring instead (1 / 0.1 / 0)
+  int eval_problems = 50;         // held-out problems scored (greedy) every log interval; 0 = off
+};
+
 struct RunConfig {
   std::string name = "run";
   ModelConfig model;
@@ -112,6 +144,7 @@ struct RunConfig {
   DataConfig data;
   CurriculumConfig curriculum;
   SftConfig sft;
+  GrpoConfig grpo;
   std::string origin;  // where it was loaded from (preset name or file path), for messages
   // Labels of a run (set by `aha train --tag/--notes`, stored in the run database, not in TOML).
   std::vector<std::string> tags;

@@ -14,8 +14,8 @@
 namespace aha {
 
 struct Event {
-  // Token: a piece of generated text (message) of sample `step` — the live chain of
-  // thought; the generation issue streams these.
+  // Token: a piece of generated text (message) of sample metrics["sample"] of the step
+  // being generated (step = steps done in the stage) — the live chain of thought.
   enum class Kind { Started, Step, Eval, Checkpoint, Paused, Resumed, Stopped, Finished, Error, Log, Token };
   Kind kind = Kind::Log;
   std::string stage;                       // "pretrain", later "sft", "grpo"

@@ -1,5 +1,6 @@
 #include "engine/model.h"
 
+#include <algorithm>
 #include <cmath>
 #include <numeric>
 
@@ -132,10 +133,43 @@ LossParts Model::forward_backward(const Batch& batch, float loss_scale) {
 }
 LossParts Model::forward_loss(const Batch& batch) { return run(batch, 1.0f, false); }
 
-LossParts Model::run(const Batch& bt, float loss_scale, bool backward) {
+LossParts Model::forward_backward_objective(const Batch& batch, const TokenObjective& objective,
+                                            float loss_scale, std::vector<float>* entropy) {
+  if (!objective) throw InvalidArgument("forward_backward_objective: no objective");
+  std::vector<float> logp;
+  return run(batch, loss_scale, true, &objective, &logp, entropy);
+}
+
+void Model::token_logprobs(const Batch& batch, std::vector<float>& logp, std::vector<float>* entropy) {
+  const KeepExpertLoads keep(blocks_acts_);
+  const TokenObjective none = [](const std::vector<float>&, std::vector<float>&) { return 0.0; };
+  run(batch, 1.0f, false, &none, &logp, entropy);
+}
+
+namespace {
+// Entropy (nats) of softmax(logits[n, :]) for the rows with tgt[n] >= 0, 0 elsewhere.
+void row_entropy(const float* logits, const int32_t* tgt, int N, int V, std::vector<float>& out) {
+  out.assign(N, 0.0f);
+  for (int n = 0; n < N; n++) {
+    if (tgt[n] < 0) continue;
+    const float* l = logits + (size_t)n * V;
+    const double mx = *std::max_element(l, l + V);
+    double z = 0.0, zl = 0.0;  // Σ e^(l−mx), Σ e^(l−mx)·(l−mx)
+    for (int i = 0; i < V; i++) {
+      const double e = std::exp(l[i] - mx);
+      z += e;
+      zl += e * (l[i] - mx);
+    }
+    out[n] = (float)(std::log(z) - zl / z);  // H = log Z − E[l − mx]
+  }
+}
+}  // namespace
+
+LossParts Model::run(const Batch& bt, float loss_scale, bool backward, const TokenObjective* objective,
+                     std::vector<float>* logp, std::vector<float>* entropy) {
   const ModelConfig& c = cfg;
   const int B = bt.B, T = bt.T, N = B * T, d = c.hidden_size, V = c.vocab_size;
-  const int L = c.num_hidden_layers, D = c.num_nextn_predict_layers;
+  const int L = c.num_hidden_layers, D = objective ? 0 : c.num_nextn_predict_layers;
   if ((int)bt.inputs.size() != N || (int)bt.targets.size() != N || (int)bt.mask.size() != N)
     throw InvalidArgument("batch: inputs, targets and mask must each hold B*T = " + std::to_string(N) + " values");
   if (T > c.max_position_embeddings)
@@ -162,6 +196,14 @@ LossParts Model::run(const Batch& bt, float loss_scale, bool backward) {
   head_loss(xs_[L].data(), norm_, hn_, hn_rstd_, logits_, loss_, tgt.data(), N);
   LossParts out;
   out.lm = masked_mean(loss_.data(), bt.mask.data(), N, out.scored_tokens);
+  std::vector<float> dlogp;
+  if (objective) {
+    logp->assign(N, 0.0f);
+    for (int n = 0; n < N; n++) if (tgt[n] >= 0) (*logp)[n] = -loss_[n];
+    if (entropy) row_entropy(logits_.data(), tgt.data(), N, V, *entropy);
+    dlogp.assign(N, 0.0f);
+    out.lm = (*objective)(*logp, dlogp);
+  }
   for (int l = 0; l < L; l++)
     if (blocks_[l].moe) out.balance += blocks_acts_[l].moe.r.balance_loss;
 
@@ -236,8 +278,17 @@ LossParts Model::run(const Batch& bt, float loss_scale, bool backward) {
 
   // ---- backward: main head ----
   ensure(dloss_, N);
-  const double wl = out.scored_tokens > 0 ? loss_scale / out.scored_tokens : 0.0;
-  for (int n = 0; n < N; n++) dloss_[n] = (float)(wl * bt.mask[n]);
+  if (objective) {
+    // dL/dlogits = dL/dlogp · (onehot − softmax) = −dL/dlogp · d(CE)/dlogits
+    for (int n = 0; n < N; n++) {
+      if (!std::isfinite(dlogp[n]))
+        throw NumericError("objective gradient is not finite at position " + std::to_string(n));
+      dloss_[n] = tgt[n] >= 0 ? -loss_scale * dlogp[n] : 0.0f;
+    }
+  } else {
+    const double wl = out.scored_tokens > 0 ? loss_scale / out.scored_tokens : 0.0;
+    for (int n = 0; n < N; n++) dloss_[n] = (float)(wl * bt.mask[n]);
+  }
   ops_.xent_backward(logits_.data(), logits_.data(), tgt.data(), dloss_.data(), N, V);
   linear_bwd_dw(ops_, params.g(head_), logits_.data(), hn_.data(), N, d, V);
   linear_bwd_dx(ops_, dtmp_.data(), logits_.data(), params.w(head_), N, d, V);

@@ -6,6 +6,7 @@
 // per-token mask so the same loop serves pretraining, SFT and GRPO.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "engine/config.h"
@@ -43,6 +44,19 @@ class Model {
   LossParts forward_backward(const Batch& batch, float loss_scale = 1.0f);
   // Forward only.
   LossParts forward_loss(const Batch& batch);
+
+  // A per-token objective on the main head (GRPO's policy loss): called with
+  // logp[n] = log π(targets[n] | inputs[..n]) for every position (0 where mask[n] = 0),
+  // it returns the loss and writes dL/dlogp[n] into dlogp (pre-sized [B·T], zeroed).
+  // The MTP depths are not run; the balance loss still is.
+  using TokenObjective = std::function<double(const std::vector<float>& logp, std::vector<float>& dlogp)>;
+  // Forward, objective, backward; gradients ADDED (scaled by loss_scale). LossParts.lm holds
+  // the objective's value. entropy (if given) receives the main head's per-position
+  // entropy [B·T] in nats (0 where mask[n] = 0).
+  LossParts forward_backward_objective(const Batch& batch, const TokenObjective& objective,
+                                       float loss_scale = 1.0f, std::vector<float>* entropy = nullptr);
+  // Forward only, main head: logp[n] as above (and entropy); expert loads are not counted.
+  void token_logprobs(const Batch& batch, std::vector<float>& logp, std::vector<float>* entropy = nullptr);
   // Main-head logits [B·T, V] for tokens [B,T] (no MTP), through either MLA path.
   void logits(const int32_t* tokens, int B, int T, AttnPath path, std::vector<float>& out);
   // The absorbed path's KV cache from the last logits() call with AttnPath::Absorbed:
@@ -97,7 +111,9 @@ class Model {
     BlockActs block;
   };
 
-  LossParts run(const Batch& batch, float loss_scale, bool backward);
+  // objective / logp / entropy: the token-objective path (no MTP), see above.
+  LossParts run(const Batch& batch, float loss_scale, bool backward, const TokenObjective* objective = nullptr,
+                std::vector<float>* logp = nullptr, std::vector<float>* entropy = nullptr);
   void head_loss(const float* h, size_t norm_w, Buf& hn, Buf& rstd, Buf& logits, Buf& loss,
                  const int32_t* tgt, int N);
 

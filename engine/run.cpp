@@ -69,6 +69,22 @@ Run::Run(RunConfig cfg, std::string run_dir, std::string resume_from, bool conti
   const double peak = kernels::measure_peak_gflops(kernels::default_peak_cache());  // for "mfu"
   stages_.push_back(std::make_unique<PretrainStage>(cfg_, *model_, kernels::cpu_ops(), peak));
   if (cfg_.sft.steps > 0) stages_.push_back(std::make_unique<SftStage>(cfg_, *model_, kernels::cpu_ops(), peak));
+  if (cfg_.grpo.steps > 0) stages_.push_back(std::make_unique<GrpoStage>(cfg_, *model_, kernels::cpu_ops()));
+  for (auto& st : stages_) {
+    Stage* sp = st.get();
+    // the live chain of thought: one Token event per generated piece (sample index in "sample")
+    sp->on_token = [this, sp](int sample, const std::string& piece) {
+      Event e;
+      e.kind = Event::Kind::Token;
+      e.stage = sp->name();
+      e.step = sp->steps_done();
+      e.total_steps = sp->total_steps();
+      e.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
+      e.metrics = {{"sample", (double)sample}};
+      e.message = piece;
+      events_.push(std::move(e));
+    };
+  }
   if (!resume_from.empty()) {
     // The checkpoint's directory name says its stage ("sft_step000040"): the stages before
     // it are complete, and that stage continues from the checkpoint.
@@ -81,11 +97,14 @@ Run::Run(RunConfig cfg, std::string run_dir, std::string resume_from, bool conti
     if (k == stages_.size()) {
       if (name.rfind("sft_step", 0) == 0)
         throw ConfigError("resume: '" + resume_from + "' is an SFT checkpoint but this configuration has no SFT stage (sft.steps = 0)");
+      if (name.rfind("grpo_step", 0) == 0)
+        throw ConfigError("resume: '" + resume_from + "' is a GRPO checkpoint but this configuration has no GRPO stage (grpo.steps = 0)");
       k = 0;  // a checkpoint from elsewhere: continue pretraining from it
     }
     for (size_t j = 0; j < k; j++) stages_[j]->skip();
     if (auto* p = dynamic_cast<PretrainStage*>(stages_[k].get())) p->restore(resume_from);
     if (auto* s = dynamic_cast<SftStage*>(stages_[k].get())) s->restore(resume_from);
+    if (auto* g = dynamic_cast<GrpoStage*>(stages_[k].get())) g->restore(resume_from);
   }
   if (!run_dir_.empty()) {
     if (continue_store) {
@@ -228,6 +247,7 @@ void Run::body() {
         if (store_) {
           store_->metrics(cur->name(), s, wall, rep.tokens, rep.metrics);
           if (!rep.moe.empty()) store_->moe(cur->name(), s, rep.moe);
+          for (const TraceRecord& t : rep.traces) store_->trace(t);
           // a store that cannot write (disk full, read-only) stops training cleanly:
           // what was committed stays, the error is reported on the run
           if (std::string err = store_->error(); !err.empty()) throw IoError("run store: " + err);

@@ -1,5 +1,5 @@
 // The engine-level run API that the CLI and the studio both drive: a run is a sequence
-// of stages (pretrain, then SFT when [sft] steps > 0; GRPO arrives later) executed on a
+// of stages (pretrain, then SFT when [sft] steps > 0; then GRPO when [grpo] steps > 0) executed on a
 // worker thread, controlled with start / pause / resume / stop, reporting through an
 // EventStream. No stage orchestration lives outside the engine.
 #pragma once

@@ -4,7 +4,9 @@
 //   SftStage: supervised fine-tuning on (prompt, completion) examples, loss only on the
 //             completion tokens (the model's per-token mask).
 #pragma once
+#include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -14,6 +16,7 @@
 #include "engine/data.h"
 #include "engine/model.h"
 #include "engine/optim.h"
+#include "engine/rewards.h"
 #include "engine/store.h"
 
 namespace aha {
@@ -24,6 +27,7 @@ struct StepReport {
   std::map<std::string, double> metrics;
   int64_t tokens = 0;
   std::vector<MoeLayerRecord> moe;
+  std::vector<TraceRecord> traces;  // completions sampled in the step (GRPO)
 };
 
 // One stage of a run. step() does one optimiser step; the Run handles control flow.
@@ -40,6 +44,9 @@ class Stage {
   // Marks the stage done without running it (a resumed run past this stage).
   void skip() { skipped_ = true; }
   bool skipped() const { return skipped_; }
+  // Called with (sample index in the step, text piece) for every token a stage generates:
+  // the live chain of thought. Set by the Run before the stage starts.
+  std::function<void(int, const std::string&)> on_token;
 
  private:
   bool skipped_ = false;
@@ -107,6 +114,41 @@ class SftStage : public Stage {
   Batch batch_;
   int64_t truncated_ = 0;
   double peak_gflops_ = 0;
+};
+
+// Reinforcement learning with GRPO ([grpo], engine/grpo.h): each step samples G
+// completions for each of P prompts of the RL task, scores them with the rule-based
+// rewards, normalises advantages within each group and takes μ clipped-surrogate updates
+// (with a k3 KL penalty to a frozen copy of the starting weights when β > 0).
+class GrpoStage : public Stage {
+ public:
+  GrpoStage(const RunConfig& cfg, Model& model, kernels::Ops& ops);
+  ~GrpoStage() override;
+  std::string name() const override { return "grpo"; }
+  int64_t total_steps() const override { return cfg_.grpo.steps; }
+  int64_t steps_done() const override { return state_.step; }
+  StepReport step() override;
+  // Greedy pass@1 (and format, length, language mix, aha rate) on held-out problems.
+  std::map<std::string, double> evaluate() override;
+  void save(const std::string& dir) override;
+  void restore(const std::string& dir);
+  // Replaces the configured combined reward (an engine user's own reward function;
+  // tests). Must return a finite total.
+  std::function<RewardBreakdown(const Problem&, const std::string& completion)> reward_fn;
+
+ private:
+  struct Group;
+  RunConfig cfg_;
+  TrainConfig tc_;  // [train] with GRPO's learning rate, warm-up and a constant schedule
+  Model& model_;
+  kernels::Ops& ops_;
+  AdamW opt_;
+  TrainState state_;
+  std::unique_ptr<Model> ref_;     // frozen reference (β > 0)
+  std::vector<Problem> problems_;  // the RL prompt set (train split)
+  std::vector<Example> eval_;      // held-out problems
+  int64_t drawn_ = 0;              // prompts drawn so far (the cursor into problems_)
+  int64_t tokens_seen_ = 0;        // completion tokens generated so far (the step's token axis)
 };
 
 }  // namespace aha

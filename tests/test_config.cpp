@@ -532,3 +532,23 @@ TEST(ConfigLoad, RejectedConfigWritesNothing) {
   }
   EXPECT_EQ(entries, 1u);
 }
+
+namespace aha {
+namespace {
+TEST(ConfigReject, GrpoRules) {
+  const std::string on = "[grpo]\nsteps = 5\n";
+  EXPECT_CONTAINS(error_of(on + "task = \"chess\"\n"), "grpo.task: \"chess\" is not a task");
+  EXPECT_CONTAINS(error_of(on + "group_size = 1\n"), "grpo.group_size: 1 must be at least 2");
+  EXPECT_CONTAINS(error_of(on + "difficulty = 4\n"), "grpo.difficulty: 4 is not in [0, 3]");
+  EXPECT_CONTAINS(error_of(on + "advantage = \"ppo\"\n"), "grpo.advantage: \"ppo\" is not");
+  EXPECT_CONTAINS(error_of(on + "loss_agg = \"sum\"\n"), "grpo.loss_agg: \"sum\" is not");
+  EXPECT_CONTAINS(error_of(on + "epsilon_low = 1.5\n"), "grpo.epsilon_low: 1.5 is not in (0, 1)");
+  EXPECT_CONTAINS(error_of(on + "temperature = 0\n"), "grpo.temperature: 0.0 must be > 0");
+  EXPECT_CONTAINS(error_of(on + "beta = -0.1\n"), "grpo.beta: must be >= 0");
+  EXPECT_CONTAINS(error_of(on + "top_p = 0\n"), "grpo.top_p: 0.0 is not in (0, 1]");
+  EXPECT_CONTAINS(error_of(on + "micro_batch = 64\n"), "grpo.micro_batch: 64 is larger than prompts_per_step");
+  EXPECT_CONTAINS(error_of("[grpo]\nsteps = -1\n"), "grpo.steps: must be >= 0");
+  EXPECT_CONTAINS(error_of("[grpo]\ndynamic_sampling = 1\n"), "grpo.dynamic_sampling");
+}
+}  // namespace
+}  // namespace aha

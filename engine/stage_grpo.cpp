@@ -1,0 +1,339 @@
+// GrpoStage (engine/stages.h): generation, rule-based rewards, group advantages and
+// clipped-surrogate updates. The maths lives in engine/grpo.cpp; this file is plumbing.
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <numeric>
+
+#include "engine/error.h"
+#include "engine/evaluate.h"
+#include "engine/generate.h"
+#include "engine/grpo.h"
+#include "engine/rewards.h"
+#include "engine/stages.h"
+#include "engine/tokenizer.h"
+
+namespace aha {
+namespace fs = std::filesystem;
+
+namespace {
+TrainConfig grpo_train_config(const RunConfig& cfg) {
+  TrainConfig t = cfg.train;
+  t.lr = cfg.grpo.lr;
+  t.min_lr = cfg.grpo.lr;
+  t.steps = cfg.grpo.steps;
+  t.warmup_steps = cfg.grpo.warmup_steps;
+  t.lr_schedule = "constant";
+  t.grad_accum = 1;
+  return t;
+}
+
+int task_difficulty(const RunConfig& cfg) {
+  if (cfg.grpo.difficulty > 0) return cfg.grpo.difficulty;
+  return Curriculum(cfg.curriculum).difficulty(cfg.grpo.task);
+}
+
+std::string context_of(const std::string& prompt) { return "<bos>" + prompt + " "; }  // as training saw it
+}  // namespace
+
+// One prompt's group: the problem, its G completions and their rewards.
+struct GrpoStage::Group {
+  Problem problem;
+  std::string prompt;
+  std::vector<Completion> completions;
+  std::vector<RewardBreakdown> rewards;
+  bool zero_std = false;
+};
+
+GrpoStage::GrpoStage(const RunConfig& cfg, Model& model, kernels::Ops& ops)
+    : cfg_(cfg), tc_(grpo_train_config(cfg)), model_(model), ops_(ops), opt_(model.params) {
+  const GrpoConfig& g = cfg.grpo;
+  const int d = task_difficulty(cfg);
+  const Task& task = task_by_name(g.task);
+  const int n_train = std::max(cfg.curriculum.rl_problems, g.prompts_per_step);
+  problems_ = draw_problems(task, cfg.curriculum.seed ^ 0x6B90ull, n_train, d, false, cfg.curriculum.eval_fraction);
+  if (g.eval_problems > 0) {
+    for (const Problem& p : draw_problems(task, cfg.curriculum.seed, g.eval_problems, d, true, cfg.curriculum.eval_fraction)) {
+      Example e;
+      e.problem = p;
+      e.prompt = r1_prompt(p.question);
+      eval_.push_back(std::move(e));
+    }
+  }
+  spdlog::info("grpo: task {} (difficulty {}), {} RL prompts, {} held-out; {} prompts x {} completions per step",
+               g.task, d, problems_.size(), eval_.size(), g.prompts_per_step, g.group_size);
+}
+
+GrpoStage::~GrpoStage() = default;
+
+StepReport GrpoStage::step() {
+  const GrpoConfig& g = cfg_.grpo;
+  const int P = g.prompts_per_step, G = g.group_size;
+  const auto t0 = std::chrono::steady_clock::now();
+  if (g.beta > 0 && !ref_) {  // the reference is the policy as GRPO starts
+    ref_ = std::make_unique<Model>(model_.cfg, ops_);
+    ref_->params.weights = model_.params.weights;
+  }
+  RewardWeights rw;
+  rw.accuracy = g.reward_accuracy;
+  rw.format = g.reward_format;
+  rw.language = g.reward_language;
+  rw.target_language = "en";
+  rw.tinyzero_countdown = g.tinyzero;
+  SamplingConfig sc;
+  sc.temperature = g.temperature;
+  sc.top_p = g.top_p;
+  sc.top_k = g.top_k;
+  sc.max_new_tokens = g.max_new_tokens;
+
+  // ---- generation: P groups of G (dynamic sampling drops groups that all agree) ----
+  std::vector<Group> groups;
+  int dropped = 0;
+  int64_t gen_tokens = 0;
+  const int64_t max_draws = (int64_t)P * (1 + (g.dynamic_sampling ? g.max_resample : 0));
+  for (int64_t draws = 0; (int)groups.size() < P && draws < max_draws; draws++) {
+    Group gr;
+    gr.problem = problems_[(size_t)(drawn_ % (int64_t)problems_.size())];
+    gr.prompt = r1_prompt(gr.problem.question);
+    sc.seed = cfg_.train.seed * 0x9E3779B97F4A7C15ull + (uint64_t)drawn_ * 1000003ull;
+    drawn_++;
+    const int base = (int)groups.size() * G;
+    std::function<void(int, const std::string&)> sink;
+    if (on_token) sink = [&](int i, const std::string& piece) { on_token(base + i, piece); };
+    gr.completions = sample(model_, context_of(gr.prompt), G, sc, sink);
+    if ((int)gr.completions.size() != G)
+      throw_internal(__FILE__, __LINE__, "grpo: prompt " + gr.problem.id + " got " +
+                                             std::to_string(gr.completions.size()) + " completions, not " + std::to_string(G));
+    double lo = INFINITY, hi = -INFINITY;
+    for (const Completion& c : gr.completions) {
+      gr.rewards.push_back(reward_fn ? reward_fn(gr.problem, c.text) : combined_reward(gr.problem, c.text, rw));
+      lo = std::min(lo, gr.rewards.back().total);
+      hi = std::max(hi, gr.rewards.back().total);
+      gen_tokens += (int64_t)c.tokens.size();
+    }
+    gr.zero_std = hi - lo <= 1e-12;
+    const bool last_chance = draws + (P - (int64_t)groups.size()) >= max_draws;
+    if (g.dynamic_sampling && gr.zero_std && !last_chance) { dropped++; continue; }
+    groups.push_back(std::move(gr));
+  }
+  const double gen_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+  // ---- advantages ----
+  const int S = (int)groups.size() * G;
+  std::vector<double> rewards(S);
+  for (int i = 0; i < S; i++) rewards[i] = groups[i / G].rewards[i % G].total;
+  const std::vector<double> adv = grpo_advantages(rewards, G, advantage_mode_from(g.advantage), g.scale_batch);
+
+  // ---- sequences: "<bos>" prompt " " completion; scored = the completion's tokens ----
+  Tokenizer tok;
+  std::vector<std::vector<int32_t>> seqs(S);
+  std::vector<int> prompt_len(S), seq_len(S, 0);
+  for (int i = 0; i < S; i++) {
+    const Group& gr = groups[i / G];
+    const Completion& c = gr.completions[i % G];
+    seqs[i] = tok.encode(context_of(gr.prompt));
+    prompt_len[i] = (int)seqs[i].size();
+    seqs[i].insert(seqs[i].end(), c.tokens.begin(), c.tokens.end());
+    const bool masked = g.mask_truncated && c.truncated;
+    seq_len[i] = masked ? 0 : (int)c.tokens.size();
+  }
+  int n_scored = 0;  // completions in the loss (denominators of the aggregation)
+  for (int i = 0; i < S; i++) n_scored += seq_len[i] > 0;
+
+  // micro-batches of sequences, each padded to its longest
+  struct Micro { int first = 0, count = 0; Batch batch; std::vector<int> seq; std::vector<float> old_logp, ref_logp; };
+  std::vector<Micro> micros;
+  for (int first = 0; first < S; first += g.micro_batch) {
+    Micro m;
+    m.first = first;
+    m.count = std::min(g.micro_batch, S - first);
+    int T = 1;
+    for (int i = first; i < first + m.count; i++) T = std::max(T, (int)seqs[i].size() - 1);
+    Batch& b = m.batch;
+    b.B = m.count;
+    b.T = T;
+    b.inputs.assign((size_t)m.count * T, Tokenizer::kPad);
+    b.targets.assign((size_t)m.count * T, -1);
+    b.mask.assign((size_t)m.count * T, 0.0f);
+    m.seq.assign((size_t)m.count * T, -1);
+    for (int r = 0; r < m.count; r++) {
+      const int i = first + r;
+      const auto& sq = seqs[i];
+      for (int t = 0; t + 1 < (int)sq.size(); t++) {
+        const size_t n = (size_t)r * T + t;
+        b.inputs[n] = sq[t];
+        b.targets[n] = sq[t + 1];
+        if (t + 1 >= prompt_len[i] && seq_len[i] > 0) { b.mask[n] = 1.0f; m.seq[n] = i; }
+      }
+    }
+    micros.push_back(std::move(m));
+  }
+
+  PolicyLossConfig pl;
+  pl.eps_low = g.epsilon_low;
+  pl.eps_high = g.epsilon_high;
+  pl.beta = g.beta;
+  pl.agg = loss_agg_from(g.loss_agg);
+  pl.max_len = g.max_new_tokens;
+  if (n_scored > 0) {
+    for (Micro& m : micros) {
+      if (g.updates_per_batch > 1) model_.token_logprobs(m.batch, m.old_logp);  // π_old of the μ updates
+      if (ref_) ref_->token_logprobs(m.batch, m.ref_logp);
+    }
+  }
+
+  // ---- μ policy updates ----
+  PolicyLossStats stats;
+  double entropy_sum = 0, entropy_n = 0, gnorm = 0, train_tokens = 0;
+  const double lr = learning_rate(tc_, (int)state_.step);
+  const auto t1 = std::chrono::steady_clock::now();
+  for (int u = 0; u < g.updates_per_batch && n_scored > 0; u++) {
+    model_.zero_grad();
+    for (Micro& m : micros) {
+      std::vector<float> entropy;
+      const Model::TokenObjective obj = [&](const std::vector<float>& logp, std::vector<float>& dlogp) {
+        // μ = 1: π_old is the policy itself (ratio ≡ 1, TRL's logp.detach())
+        const std::vector<float>& old = g.updates_per_batch > 1 ? m.old_logp : logp;
+        return grpo_token_objective(logp, old, ref_ ? &m.ref_logp : nullptr, m.seq, adv, seq_len, n_scored, pl, dlogp,
+                                    stats);
+      };
+      model_.forward_backward_objective(m.batch, obj, 1.0f, u == 0 ? &entropy : nullptr);
+      train_tokens += (double)m.batch.B * m.batch.T;
+      if (u == 0)
+        for (size_t n = 0; n < entropy.size(); n++)
+          if (m.seq[n] >= 0) { entropy_sum += entropy[n]; entropy_n++; }
+    }
+    gnorm = opt_.step(ops_, model_.params, tc_, lr);  // NumericError on a non-finite gradient: weights kept
+    model_.update_router_bias();
+  }
+  const double train_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
+  state_.step++;
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+  // ---- metrics (TRL's names where they exist) and traces ----
+  StepReport rep;
+  auto& mt = rep.metrics;
+  const auto mean_std = [](const std::vector<double>& v) {
+    double m = 0, ss = 0;
+    for (double x : v) m += x / v.size();
+    for (double x : v) ss += (x - m) * (x - m);
+    return std::pair{m, v.size() > 1 ? std::sqrt(ss / (v.size() - 1)) : 0.0};
+  };
+  const auto [rmean, rstd] = mean_std(rewards);
+  mt["reward"] = rmean;
+  mt["reward_std"] = rstd;
+  std::map<std::string, std::vector<double>> parts;
+  double correct = 0, formatted = 0, lmin = 1e18, lmax = 0, lsum = 0, truncated = 0, mixed = 0, aha = 0, zero_std = 0;
+  int64_t group_base = (state_.step - 1) * P;
+  for (int i = 0; i < S; i++) {
+    const Group& gr = groups[i / G];
+    const Completion& c = gr.completions[i % G];
+    const RewardBreakdown& rb = gr.rewards[i % G];
+    for (const auto& [k, v] : rb.parts) parts[k].push_back(v.value);
+    const RewardResult acc = accuracy_reward(gr.problem, c.text);
+    const RewardResult fmt = format_reward(c.text);
+    correct += acc.value > 0.5;
+    formatted += fmt.value > 0.5;
+    const double len = (double)c.tokens.size();
+    lmin = std::min(lmin, len);
+    lmax = std::max(lmax, len);
+    lsum += len;
+    truncated += c.truncated;
+    const ParsedCompletion pc = parse_completion(c.text);
+    const LanguageMix mix = language_mix(pc.think.empty() ? c.text : pc.think);
+    mixed += mix.mixed;
+    const auto spans = aha_spans(c.text);
+    aha += !spans.empty();
+    TraceRecord t;
+    t.step = state_.step;
+    t.stage = "grpo";
+    t.split = "train";
+    t.prompt = gr.prompt;
+    t.completion = c.text;
+    t.group_id = group_base + i / G;
+    t.rewards = {{"total", rb.total}, {"accuracy", acc.value}, {"format", fmt.value}};
+    for (const auto& [k, v] : rb.parts) t.rewards[k] = v.value;
+    t.advantage = adv[i];
+    nlohmann::json sp = nlohmann::json::array();
+    for (const auto& a : spans) sp.push_back({a.begin, a.end, a.kind});
+    t.aha_spans_json = sp.dump();
+    t.language_share = mix.latin_share;
+    t.truncated = c.truncated;
+    rep.traces.push_back(std::move(t));
+  }
+  for (const Group& gr : groups) zero_std += gr.zero_std;
+  for (const auto& [k, v] : parts) {
+    const auto [m, sd] = mean_std(v);
+    mt["rewards/" + k + "/mean"] = m;
+    mt["rewards/" + k + "/std"] = sd;
+  }
+  mt["accuracy"] = correct / S;
+  mt["format_rate"] = formatted / S;
+  mt["frac_reward_zero_std"] = zero_std / groups.size();
+  mt["dynamic_sampling/dropped_groups"] = dropped;
+  mt["completions/mean_length"] = lsum / S;
+  mt["completions/min_length"] = lmin;
+  mt["completions/max_length"] = lmax;
+  mt["completions/clipped_ratio"] = truncated / S;
+  mt["language_mix_rate"] = mixed / S;
+  mt["aha_rate"] = aha / S;
+  const double ntok = std::max(1.0, stats.tokens);
+  if (g.beta > 0) mt["kl"] = stats.kl_sum / ntok;
+  mt["entropy"] = entropy_n > 0 ? entropy_sum / entropy_n : 0.0;
+  mt["clip_ratio/low_mean"] = stats.clip_low / ntok;
+  mt["clip_ratio/high_mean"] = stats.clip_high / ntok;
+  mt["clip_ratio/region_mean"] = stats.clip_region / ntok;
+  mt["importance_ratio/mean"] = stats.ratio_sum / ntok;  // ≡ 1 when μ = 1
+  mt["policy_loss"] = stats.policy_loss / std::max(1, g.updates_per_batch);
+  mt["loss"] = stats.loss / std::max(1, g.updates_per_batch);
+  mt["grad_norm"] = gnorm;
+  mt["lr"] = lr;
+  mt["step_ms"] = s * 1e3;
+  mt["generation_tokens_per_s"] = gen_s > 0 ? gen_tokens / gen_s : 0.0;
+  mt["training_tokens_per_s"] = train_s > 0 ? train_tokens / train_s : 0.0;
+  mt["tokens_per_s"] = s > 0 ? (gen_tokens + train_tokens) / s : 0.0;
+  for (auto& st : model_.moe_state()) rep.moe.push_back({st.layer, std::move(st.load), std::move(st.bias)});
+  tokens_seen_ += gen_tokens;
+  rep.tokens = tokens_seen_;
+  return rep;
+}
+
+std::map<std::string, double> GrpoStage::evaluate() {
+  if (eval_.empty()) return {};
+  SamplingConfig greedy;
+  greedy.temperature = 0;
+  greedy.max_new_tokens = cfg_.grpo.max_new_tokens;
+  const EvalResult r = evaluate_task(model_, eval_, cfg_.grpo.task, 1, greedy);
+  return r.metrics();
+}
+
+void GrpoStage::save(const std::string& dir) {
+  state_.rng[0] = (uint64_t)drawn_;  // the prompt cursor (the stage draws nothing else at random)
+  state_.rng[1] = (uint64_t)tokens_seen_;
+  save_checkpoint(dir, cfg_, model_, &opt_, &state_);
+  if (ref_) {  // the reference, once, beside the checkpoints: a resumed stage needs the same one
+    const fs::path refdir = fs::path(dir).parent_path() / "grpo_reference";
+    if (!fs::exists(refdir / "model.safetensors")) save_checkpoint(refdir.string(), cfg_, *ref_);
+  }
+}
+
+void GrpoStage::restore(const std::string& dir) {
+  load_weights(dir, model_);
+  load_optimizer(dir, model_, opt_, state_);
+  drawn_ = (int64_t)state_.rng[0];
+  tokens_seen_ = (int64_t)state_.rng[1];
+  if (cfg_.grpo.beta > 0) {
+    const fs::path refdir = fs::path(dir).parent_path() / "grpo_reference";
+    if (!fs::exists(refdir / "model.safetensors"))
+      throw FormatError("resume: grpo.beta > 0 needs the reference weights GRPO started from, expected in '" +
+                        refdir.string() + "'");
+    ref_ = std::make_unique<Model>(model_.cfg, ops_);
+    load_weights(refdir.string(), *ref_);
+  }
+}
+
+}  // namespace aha
