@@ -55,7 +55,7 @@ std::string run_dir_of(const std::string& ckpt, std::string& stage, int64_t& ste
 
 void add_eval(CLI::App& app) {
   auto* cmd = app.add_subcommand("eval", "Sample completions for held-out problems and score them");
-  static std::string ckpt, task, problems_file;
+  static std::string ckpt, task, problems_file, op;
   static int n = 50, samples = 1, max_new = 200;
   static double temperature = 0.0, top_p = 1.0;
   static uint64_t seed = 1;
@@ -68,6 +68,8 @@ void add_eval(CLI::App& app) {
   cmd->add_option("--top-p", top_p, "Nucleus sampling")->check(CLI::Range(0.0, 1.0));
   cmd->add_option("--max-new-tokens", max_new, "Longest completion")->check(CLI::PositiveNumber);
   cmd->add_option("--seed", seed, "Sampling seed");
+  cmd->add_option("--op", op, "arithmetic only: just the problems of one operation (metrics as arithmetic_add/_sub/_mul)")
+      ->check(CLI::IsMember({"+", "-", "*"}));
   cmd->add_option("--problems", problems_file, "Eval problems from a JSONL file of `aha data` instead of the curriculum");
   cmd->add_flag("--json", json, "Print one JSON object");
   cmd->add_flag("--no-record", no_record, "Do not add the results to the checkpoint's run database");
@@ -77,17 +79,23 @@ void add_eval(CLI::App& app) {
     Model model(cfg.model, kernels::cpu_ops());
     load_weights(ckpt, model);
     std::vector<Example> probs = problems_file.empty() ? Curriculum(cfg.curriculum).eval(task) : read_examples(problems_file);
+    if (!op.empty() && task != "arithmetic") throw InvalidArgument("--op " + op + ": only for --task arithmetic");
     std::vector<Example> chosen;
     for (const Example& e : probs)
-      if (e.problem.task == task && (int)chosen.size() < n) chosen.push_back(e);
-    if (chosen.empty()) throw InvalidArgument("--task " + task + ": no problems of that task in the eval set");
+      if (e.problem.task == task && (int)chosen.size() < n &&
+          (op.empty() || (e.problem.data.contains("op") && e.problem.data["op"] == op)))
+        chosen.push_back(e);
+    if (chosen.empty())
+      throw InvalidArgument("--task " + task + (op.empty() ? "" : " --op " + op) + ": no such problems in the eval set");
+    // a separate metric series per operation ("eval/arithmetic_add/pass@1")
+    const std::string label = op.empty() ? task : task + (op == "+" ? "_add" : op == "-" ? "_sub" : "_mul");
     SamplingConfig s;
     s.temperature = temperature;
     s.top_p = top_p;
     s.max_new_tokens = max_new;
     s.seed = seed;
     const bool tty = isatty(fileno(stderr));
-    EvalResult r = evaluate_task(model, chosen, task, samples, s, [&](int done, int total) {
+    EvalResult r = evaluate_task(model, chosen, label, samples, s, [&](int done, int total) {
       if (tty) std::fprintf(stderr, "\r%d / %d problems", done, total);
     });
     if (tty) std::fprintf(stderr, "\n");
@@ -99,7 +107,7 @@ void add_eval(CLI::App& app) {
     } else {
       std::printf("%s: %d problems x %d samples in %.1f s: pass@1 %.3f, pass@%d %.3f, maj@%d %.3f, format %.3f, "
                   "length %.1f tokens, language mix %.3f, aha %.3f, truncated %.3f%s\n",
-                  task.c_str(), r.problems, samples, r.seconds, r.pass1, samples, r.passk, samples, r.majk, r.format_rate,
+                  label.c_str(), r.problems, samples, r.seconds, r.pass1, samples, r.passk, samples, r.majk, r.format_rate,
                   r.mean_length, r.language_mix_rate, r.aha_rate, r.truncated_rate,
                   run.empty() ? "" : (" (recorded in " + run + ")").c_str());
     }

@@ -51,11 +51,12 @@ void add_init(CLI::App& app) {
 }
 
 void add_train(CLI::App& app) {
-  auto* cmd = app.add_subcommand("train", "Train a model (pretraining) with a terminal progress bar");
+  auto* cmd = app.add_subcommand("train", "Train a model (pretrain, then SFT and GRPO when the config has them) with a terminal progress bar");
   static std::string source, run_dir, resume, data, resume_run, notes;
-  static std::vector<std::string> tags;
+  static std::vector<std::string> tags, sets;
   static int steps = 0;
   cmd->add_option("config", source, "Preset name (e.g. tiny) or TOML file");
+  cmd->add_option("--set", sets, "Override one key, TABLE.KEY=VALUE (repeatable), e.g. --set grpo.reward_language=0.5");
   cmd->add_option("--run-dir", run_dir, "Where checkpoints go (default runs/<name>-<time>)");
   cmd->add_option("--steps", steps, "Override train.steps")->check(CLI::PositiveNumber);
   cmd->add_option("--resume-from", resume, "Start a new run from a checkpoint directory");
@@ -84,7 +85,9 @@ void add_train(CLI::App& app) {
       if (!fs::is_regular_file(data)) throw IoError("--data: '" + data + "' is not a readable file");
       cfg.data.source = data;
     }
-    validate(cfg);
+    if (!sets.empty() && !resume_run.empty())
+      throw InvalidArgument("--set: a continued run (--resume) keeps its own configuration");
+    cfg = apply_overrides(cfg, sets);  // validates
     cfg.tags = tags;
     cfg.notes = notes;
     if (run_dir.empty()) run_dir = default_run_dir(cfg.name);

@@ -517,6 +517,37 @@ void validate_curriculum(const RunConfig& cfg, const Checker& c) {
     c.fail("curriculum.sft_problems", "is 0 but sft.steps > 0 trains on the curriculum's SFT set");
 }
 
+RunConfig apply_overrides(RunConfig cfg, const std::vector<std::string>& assignments) {
+  for (const std::string& a : assignments) {
+    const std::string origin = "--set " + a;
+    const size_t eq = a.find('=');
+    if (eq == std::string::npos || eq == 0) throw ConfigError(origin + ": expected KEY=VALUE, e.g. grpo.steps=20");
+    std::string key = a.substr(0, eq), value = a.substr(eq + 1);
+    const size_t dot = key.find('.');
+    const std::string table = dot == std::string::npos ? "" : key.substr(0, dot);
+    const std::string name = dot == std::string::npos ? key : key.substr(dot + 1);
+    if (name.empty() || name.find('.') != std::string::npos)
+      throw ConfigError(origin + ": '" + key + "' is not a key (TABLE.KEY, e.g. train.steps)");
+    toml::table v;
+    try {
+      v = toml::parse("v = " + value);
+    } catch (const toml::parse_error&) {
+      // a bare word is a string: --set grpo.task=countdown
+      if (value.find_first_of("\"\\\n") != std::string::npos)
+        throw ConfigError(origin + ": the value is not a TOML value");
+      v = toml::parse("v = \"" + value + "\"");
+    }
+    toml::table inner;
+    inner.insert(name, *v.get("v"));
+    toml::table doc;
+    if (table.empty()) doc = inner;
+    else doc.insert(table, inner);
+    Reader{origin}.read_section("", doc, cfg);
+  }
+  validate(cfg);
+  return cfg;
+}
+
 void validate_grpo(const RunConfig& cfg, const Checker& c) {
   const GrpoConfig& g = cfg.grpo;
   c.non_negative("grpo.steps", g.steps);

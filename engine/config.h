@@ -155,6 +155,10 @@ struct RunConfig {
 RunConfig parse_config(const std::string& toml_text, const std::string& origin);
 // Loads a preset by name ("tiny") or a TOML file by path. Throws ConfigError / IoError.
 RunConfig load_config(const std::string& preset_or_path);
+// Applies "table.key=value" assignments (`aha train --set`), each read with the same
+// strictness as the file (a string value may be given without quotes), then validates.
+// ConfigError names the assignment.
+RunConfig apply_overrides(RunConfig cfg, const std::vector<std::string>& assignments);
 // Checks every rule; throws ConfigError naming the key and the rule.
 void validate(const RunConfig& cfg);
 // Serialises back to TOML (round-trips through parse_config).

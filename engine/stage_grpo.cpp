@@ -57,12 +57,15 @@ GrpoStage::GrpoStage(const RunConfig& cfg, Model& model, kernels::Ops& ops)
   const int n_train = std::max(cfg.curriculum.rl_problems, g.prompts_per_step);
   problems_ = draw_problems(task, cfg.curriculum.seed ^ 0x6B90ull, n_train, d, false, cfg.curriculum.eval_fraction);
   if (g.eval_problems > 0) {
-    for (const Problem& p : draw_problems(task, cfg.curriculum.seed, g.eval_problems, d, true, cfg.curriculum.eval_fraction)) {
-      Example e;
-      e.problem = p;
-      e.prompt = r1_prompt(p.question);
-      eval_.push_back(std::move(e));
-    }
+    // the held-out problems `aha eval --task TASK` scores (the first eval_problems of them),
+    // so the curve in the run and a later `aha eval` agree
+    CurriculumConfig cc = cfg.curriculum;
+    if (g.task == "arithmetic") cc.difficulty_arithmetic = d;
+    if (g.task == "countdown") cc.difficulty_countdown = d;
+    if (g.task == "linear") cc.difficulty_linear = d;
+    cc.eval_problems = std::max(cc.eval_problems, g.eval_problems);
+    eval_ = Curriculum(cc).eval(g.task);
+    eval_.resize(std::min<size_t>(eval_.size(), (size_t)g.eval_problems));
   }
   spdlog::info("grpo: task {} (difficulty {}), {} RL prompts, {} held-out; {} prompts x {} completions per step",
                g.task, d, problems_.size(), eval_.size(), g.prompts_per_step, g.group_size);

@@ -552,3 +552,29 @@ TEST(ConfigReject, GrpoRules) {
 }
 }  // namespace
 }  // namespace aha
+
+namespace aha {
+namespace {
+TEST(ConfigOverrides, SetKeysWithTheFileRules) {
+  RunConfig c = apply_overrides(load_config("tiny"), {"grpo.steps=3", "grpo.task=linear", "train.lr=0.01",
+                                                      "grpo.dynamic_sampling=true", "name=\"x y\""});
+  EXPECT_EQ(c.grpo.steps, 3);
+  EXPECT_EQ(c.grpo.task, "linear");
+  EXPECT_DOUBLE_EQ(c.train.lr, 0.01);
+  EXPECT_TRUE(c.grpo.dynamic_sampling);
+  EXPECT_EQ(c.name, "x y");
+  auto err = [](std::vector<std::string> s) {
+    try {
+      apply_overrides(load_config("tiny"), s);
+    } catch (const ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_CONTAINS(err({"grpo.stepz=3"}), "--set grpo.stepz=3: grpo.stepz: unknown key (did you mean grpo.steps?)");
+  EXPECT_CONTAINS(err({"train.steps=many"}), "train.steps: expected an integer, got string");
+  EXPECT_CONTAINS(err({"train.steps"}), "expected KEY=VALUE");
+  EXPECT_CONTAINS(err({"model.n_routed_experts=3"}), "model.n_routed_experts");  // the rules still apply
+}
+}  // namespace
+}  // namespace aha
