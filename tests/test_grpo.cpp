@@ -12,6 +12,8 @@
 #include "engine/grpo.h"
 #include "engine/model.h"
 #include "engine/rng.h"
+#include "engine/run.h"
+#include "engine/store.h"
 #include "engine/stages.h"
 #include "kernels/cpu/ops.h"
 
@@ -345,6 +347,57 @@ TEST(GrpoStage, MuUpdatesUseStoredOldLogprobsAndBetaLoadsAReference) {
   EXPECT_TRUE(std::isfinite(rep.metrics.at("loss")));
   // updates 2 and 3 see a policy that moved: the ratio to the stored π_old is not 1
   EXPECT_GT(std::fabs(rep.metrics.at("importance_ratio/mean") - 1.0), 1e-6);
+}
+
+}  // namespace
+}  // namespace aha
+
+namespace aha {
+namespace {
+namespace fs = std::filesystem;
+
+TEST(GrpoRun, PretrainSftGrpoInOneRunAllRecorded) {
+  const fs::path dir = fs::temp_directory_path() / ("aha_grpo_run_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  RunConfig c = load_config("micro");
+  c.model.max_position_embeddings = 512;
+  c.train.steps = 2;
+  c.train.warmup_steps = 1;
+  c.train.log_every = 2;
+  c.data.source = "curriculum";
+  c.curriculum.pretrain_problems = 50;
+  c.curriculum.sft_problems = 20;
+  c.curriculum.rl_problems = 10;
+  c.curriculum.eval_problems = 4;
+  c.sft.steps = 1;
+  c.sft.batch_size = 2;
+  c.sft.seq_len = 500;
+  c.grpo = grpo_config(2).grpo;
+  c.grpo.eval_problems = 2;
+  validate(c);
+  int tokens = 0;
+  {
+    aha::Run run(c, dir.string());
+    run.run_blocking();
+    EXPECT_EQ(run.status(), RunStatus::Finished);
+    while (auto e = run.events().pop(std::chrono::milliseconds(0)))
+      if (e->kind == Event::Kind::Token) {
+        EXPECT_EQ(e->stage, "grpo");
+        tokens++;
+      }
+  }
+  EXPECT_GT(tokens, 0);  // the live chain of thought reached the event stream
+  const RunStoreReader r = RunStoreReader::open(dir.string());
+  const RunSummary s = r.summary();
+  ASSERT_EQ(s.stages.size(), 3u);
+  EXPECT_EQ(s.stages[2].name, "grpo");
+  EXPECT_EQ(s.stages[2].status, "finished");
+  for (const char* k : {"reward", "frac_reward_zero_std", "completions/clipped_ratio", "eval/arithmetic/pass@1"})
+    EXPECT_TRUE(s.latest.count(k)) << k;
+  const auto traces = r.traces(2, "grpo");
+  EXPECT_EQ(traces.size(), (size_t)(c.grpo.prompts_per_step * c.grpo.group_size));
+  EXPECT_TRUE(fs::exists(dir / "checkpoints" / "grpo_step000002" / "model.safetensors"));
+  fs::remove_all(dir);
 }
 
 }  // namespace
