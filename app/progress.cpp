@@ -21,11 +21,15 @@ void ProgressBar::draw(const Event& e) {
   std::string bar(fill, '#');
   bar += std::string(width - fill, '-');
   const double eta = e.step > 0 ? (e.wall_s - stage_start_) / e.step * (e.total_steps - e.step) : 0.0;
-  char line[256];
-  std::snprintf(line, sizeof line, "%s [%s] %lld/%lld loss %.4f%s | %.0f tok/s | ETA %s",
-                e.stage.c_str(), bar.c_str(), (long long)e.step, (long long)e.total_steps, loss_,
-                eval_ >= 0 ? (" eval " + std::to_string(eval_).substr(0, 6)).c_str() : "", tps_,
-                duration(eta).c_str());
+  char line[320], what[160];
+  if (rl_)  // GRPO: reward and accuracy of the samples, held-out pass@1
+    std::snprintf(what, sizeof what, "reward %.3f acc %.3f len %.0f%s", loss_, acc_, len_,
+                  eval_ >= 0 ? (" pass@1 " + std::to_string(eval_).substr(0, 5)).c_str() : "");
+  else
+    std::snprintf(what, sizeof what, "loss %.4f%s", loss_,
+                  eval_ >= 0 ? (" eval " + std::to_string(eval_).substr(0, 6)).c_str() : "");
+  std::snprintf(line, sizeof line, "%s [%s] %lld/%lld %s | %.0f tok/s | ETA %s", e.stage.c_str(), bar.c_str(),
+                (long long)e.step, (long long)e.total_steps, what, tps_, duration(eta).c_str());
   if (tty_) std::fprintf(stderr, "\r%s\033[K", line);
   else if (e.step % 10 == 0 || e.step == e.total_steps) std::fprintf(stderr, "%s\n", line);
 }
@@ -40,8 +44,16 @@ bool ProgressBar::handle(const Event& e) {
         first_loss_ = true;
         eval_ = -1;
       }
+      rl_ = e.metrics.count("reward") > 0;
+      if (rl_) {
+        const auto get = [&](const char* k) { auto i = e.metrics.find(k); return i == e.metrics.end() ? 0.0 : i->second; };
+        loss_ = first_loss_ ? get("reward") : 0.9 * loss_ + 0.1 * get("reward");
+        acc_ = first_loss_ ? get("accuracy") : 0.9 * acc_ + 0.1 * get("accuracy");
+        len_ = first_loss_ ? get("completions/mean_length") : 0.9 * len_ + 0.1 * get("completions/mean_length");
+        first_loss_ = false;
+      }
       auto it = e.metrics.find("loss");
-      if (it != e.metrics.end()) {
+      if (!rl_ && it != e.metrics.end()) {
         loss_ = first_loss_ ? it->second : 0.9 * loss_ + 0.1 * it->second;  // smoothed
         first_loss_ = false;
       }
@@ -52,13 +64,19 @@ bool ProgressBar::handle(const Event& e) {
     }
     case Event::Kind::Eval:
       if (auto it = e.metrics.find("eval_loss"); it != e.metrics.end()) eval_ = it->second;
+      for (const auto& [k, v] : e.metrics)  // GRPO's held-out eval: "eval/TASK/pass@1"
+        if (k.size() > 7 && k.compare(k.size() - 7, 7, "/pass@1") == 0) eval_ = v;
       return true;
     case Event::Kind::Checkpoint:
       std::fprintf(stderr, "%scheckpoint: %s\n", tty_ ? "\n" : "", e.message.c_str());
       return true;
     case Event::Kind::Finished:
-      std::fprintf(stderr, "finished: %lld steps in %s, final loss %.4f, eval loss %.4f\n",
-                   (long long)e.step, duration(e.wall_s).c_str(), loss_, eval_);
+      if (rl_)
+        std::fprintf(stderr, "%sfinished: %lld steps in %s, reward %.3f, held-out pass@1 %.3f\n", tty_ ? "\n" : "",
+                     (long long)e.step, duration(e.wall_s).c_str(), loss_, eval_);
+      else
+        std::fprintf(stderr, "finished: %lld steps in %s, final loss %.4f, eval loss %.4f\n",
+                     (long long)e.step, duration(e.wall_s).c_str(), loss_, eval_);
       return false;
     case Event::Kind::Stopped:
       std::fprintf(stderr, "\nstopped at step %lld\n", (long long)e.step);
