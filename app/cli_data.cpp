@@ -106,9 +106,9 @@ void add_eval(CLI::App& app) {
       std::cout << r.to_json() << "\n";
     } else {
       std::printf("%s: %d problems x %d samples in %.1f s: pass@1 %.3f, pass@%d %.3f, maj@%d %.3f, format %.3f, "
-                  "length %.1f tokens, language mix %.3f, aha %.3f, truncated %.3f%s\n",
+                  "length %.1f tokens, language mix %.3f, code switch %.3f, aha %.3f, truncated %.3f%s\n",
                   label.c_str(), r.problems, samples, r.seconds, r.pass1, samples, r.passk, samples, r.majk, r.format_rate,
-                  r.mean_length, r.language_mix_rate, r.aha_rate, r.truncated_rate,
+                  r.mean_length, r.language_mix_rate, r.code_switch_rate, r.aha_rate, r.truncated_rate,
                   run.empty() ? "" : (" (recorded in " + run + ")").c_str());
     }
     std::fflush(stdout);  // the results are shown even if recording them fails

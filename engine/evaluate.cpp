@@ -11,7 +11,7 @@ namespace aha {
 std::map<std::string, double> EvalResult::metrics() const {
   const std::string k = "eval/" + task + "/";
   return {{k + "pass@1", pass1}, {k + "pass@" + std::to_string(samples), passk}, {k + "maj@" + std::to_string(samples), majk},
-          {k + "format_rate", format_rate}, {k + "mean_length", mean_length}, {k + "language_mix_rate", language_mix_rate},
+          {k + "format_rate", format_rate}, {k + "mean_length", mean_length}, {k + "language_mix_rate", language_mix_rate}, {k + "code_switch_rate", code_switch_rate},
           {k + "aha_rate", aha_rate}, {k + "truncated_rate", truncated_rate}};
 }
 
@@ -26,6 +26,7 @@ std::string EvalResult::to_json() const {
   j["format_rate"] = format_rate;
   j["mean_length"] = mean_length;
   j["language_mix_rate"] = language_mix_rate;
+  j["code_switch_rate"] = code_switch_rate;
   j["aha_rate"] = aha_rate;
   j["truncated_rate"] = truncated_rate;
   j["seconds"] = seconds;
@@ -57,7 +58,8 @@ EvalResult evaluate_task(Model& m, const std::vector<Example>& problems, const s
       r.format_rate += fmt.value;
       r.mean_length += (double)c.tokens.size();
       const LanguageMix mix = language_mix(pc.think.empty() ? c.text : pc.think);
-      r.language_mix_rate += mix.mixed;
+      r.language_mix_rate += mix.off_target("en");  // every prompt is in English
+      r.code_switch_rate += mix.mixed;
       const auto spans = aha_spans(c.text);
       r.aha_rate += !spans.empty();
       r.truncated_rate += c.truncated;
@@ -97,6 +99,7 @@ EvalResult evaluate_task(Model& m, const std::vector<Example>& problems, const s
     r.format_rate /= total;
     r.mean_length /= total;
     r.language_mix_rate /= total;
+    r.code_switch_rate /= total;
     r.aha_rate /= total;
     r.truncated_rate /= total;
   }

@@ -17,8 +17,10 @@ namespace aha {
 struct EvalResult {
   std::string task;
   int problems = 0, samples = 0;
-  double pass1 = 0, passk = 0, majk = 0, format_rate = 0, mean_length = 0, language_mix_rate = 0, aha_rate = 0,
-         truncated_rate = 0, seconds = 0;
+  // language_mix_rate: reasoning not purely in the prompt's language (English);
+  // code_switch_rate: both scripts inside one reasoning
+  double pass1 = 0, passk = 0, majk = 0, format_rate = 0, mean_length = 0, language_mix_rate = 0,
+         code_switch_rate = 0, aha_rate = 0, truncated_rate = 0, seconds = 0;
   std::vector<TraceRecord> traces;  // every sample, split "eval", for the run store
   std::map<std::string, double> metrics() const;  // "eval/TASK/pass@1", ...
   std::string to_json() const;

@@ -45,7 +45,10 @@ RewardResult countdown_check(const std::vector<int>& numbers, int target, const 
 // Language mix of a text: letters in CJK vs Latin script.
 struct LanguageMix {
   double cjk_share = 0.0, latin_share = 0.0;  // of the letters counted
-  bool mixed = false;                         // both scripts present (each ≥ 2 letters)
+  bool mixed = false;                         // both scripts present (each ≥ 2 letters): a code switch
+  // Not purely in the target language ("en": some CJK letters; "zh": some Latin letters):
+  // R1-Zero's language mixing, a chain of thought that leaves the prompt's language.
+  bool off_target(const std::string& target) const { return target == "zh" ? latin_share > 0 : cjk_share > 0; }
 };
 LanguageMix language_mix(const std::string& text);
 

@@ -230,7 +230,7 @@ StepReport GrpoStage::step() {
   mt["reward"] = rmean;
   mt["reward_std"] = rstd;
   std::map<std::string, std::vector<double>> parts;
-  double correct = 0, formatted = 0, lmin = 1e18, lmax = 0, lsum = 0, truncated = 0, mixed = 0, aha = 0, zero_std = 0;
+  double correct = 0, formatted = 0, lmin = 1e18, lmax = 0, lsum = 0, truncated = 0, mixed = 0, switched = 0, aha = 0, zero_std = 0;
   int64_t group_base = (state_.step - 1) * P;
   for (int i = 0; i < S; i++) {
     const Group& gr = groups[i / G];
@@ -248,7 +248,8 @@ StepReport GrpoStage::step() {
     truncated += c.truncated;
     const ParsedCompletion pc = parse_completion(c.text);
     const LanguageMix mix = language_mix(pc.think.empty() ? c.text : pc.think);
-    mixed += mix.mixed;
+    mixed += mix.off_target("en");
+    switched += mix.mixed;
     const auto spans = aha_spans(c.text);
     aha += !spans.empty();
     TraceRecord t;
@@ -282,7 +283,8 @@ StepReport GrpoStage::step() {
   mt["completions/min_length"] = lmin;
   mt["completions/max_length"] = lmax;
   mt["completions/clipped_ratio"] = truncated / S;
-  mt["language_mix_rate"] = mixed / S;
+  mt["language_mix_rate"] = mixed / S;  // reasoning not purely English
+  mt["code_switch_rate"] = switched / S;
   mt["aha_rate"] = aha / S;
   const double ntok = std::max(1.0, stats.tokens);
   if (g.beta > 0) mt["kl"] = stats.kl_sum / ntok;

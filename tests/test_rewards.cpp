@@ -769,3 +769,22 @@ TEST(Rewards, AhaOnTaskSolutions) {
 
 }  // namespace
 }  // namespace aha
+
+namespace aha {
+namespace {
+TEST(LanguageMix, OffTargetMeansLeavingThePromptsLanguage) {
+  // a purely Chinese chain of thought is not a code switch, but it has left an English prompt
+  const LanguageMix zh = language_mix("个位：8 + 7 = 15，写 5 进 1。");
+  EXPECT_FALSE(zh.mixed);
+  EXPECT_TRUE(zh.off_target("en"));
+  EXPECT_FALSE(zh.off_target("zh"));
+  const LanguageMix en = language_mix("Ones: 8 + 7 = 15, write 5 carry 1.");
+  EXPECT_FALSE(en.off_target("en"));
+  EXPECT_TRUE(en.off_target("zh"));
+  const LanguageMix both = language_mix("Ones: 8 + 7 = 15，写 5 进 1.");
+  EXPECT_TRUE(both.mixed);
+  EXPECT_TRUE(both.off_target("en"));
+  EXPECT_FALSE(language_mix("12 + 7 = 19").off_target("en"));  // no letters at all
+}
+}  // namespace
+}  // namespace aha
