@@ -8,8 +8,12 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "engine/curriculum.h"
+#include "engine/error.h"
+#include "engine/generate.h"
 #include "engine/run.h"
 #include "engine/store.h"
+#include "engine/tokenizer.h"
 #include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/profiling.h"
 
@@ -164,6 +168,159 @@ StoreBench bench_store(const std::string& dir, int64_t points, int64_t traces, i
   }
   std::error_code ec;
   r.db_mb = (double)fs::file_size(fs::path(dir) / store_file_name(), ec) / 1e6;
+  return r;
+}
+
+}  // namespace aha
+
+namespace aha {
+
+std::string DecodeBench::to_json() const {
+  nlohmann::json j;
+  j["tokens_per_s_absorbed"] = tokens_per_s_absorbed;
+  j["tokens_per_s_naive"] = tokens_per_s_naive;
+  j["speedup"] = speedup;
+  j["kv_bytes_per_token_mla"] = kv_bytes_per_token_mla;
+  j["kv_bytes_per_token_mha"] = kv_bytes_per_token_mha;
+  j["context"] = context;
+  j["batch"] = batch;
+  j["new_tokens"] = new_tokens;
+  j["threads"] = threads;
+  if (mtp) {
+    j["mtp_acceptance"] = mtp_acceptance;
+    j["mtp_speedup"] = mtp_speedup;
+    j["tokens_per_s_greedy"] = tokens_per_s_greedy;
+    j["tokens_per_s_speculative"] = tokens_per_s_speculative;
+    j["mtp_drafted"] = mtp_drafted;
+    j["mtp_accepted"] = mtp_accepted;
+    j["mtp_tokens"] = mtp_tokens;
+    j["mtp_same_tokens"] = mtp_same_tokens;
+    j["mtp_prompt"] = mtp_prompt;
+  }
+  return j.dump();
+}
+
+namespace {
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+int32_t argmax(const float* logits, int V) { return (int32_t)(std::max_element(logits, logits + V) - logits); }
+
+constexpr int kReps = 3;  // timings are the best of kReps: a shared machine's noise only slows
+
+// Tokens/s of `steps` greedy decoding steps of `batch` rows after a prefill of ctx.
+double time_decode(Model& m, const std::vector<int32_t>& ctx, int batch, int steps, AttnPath path) {
+  const int N = (int)ctx.size(), V = m.cfg.vocab_size;
+  std::vector<int32_t> next(batch, ctx.back());
+  std::vector<float> logits;
+  {  // warm-up on a throwaway cache: the first call of each GEMM shape pays for its setup
+    Model::DecodeCache warm = m.new_cache(batch, 2, path);
+    m.decode_step(warm, next.data(), logits);
+    m.decode_step(warm, next.data(), logits);
+  }
+  Model::DecodeCache cache = m.new_cache(batch, N + steps, path);
+  cache.T = N;
+  m.prefill(cache, 0, batch, ctx.data(), N, logits);
+  const int32_t first = argmax(logits.data() + (size_t)(N - 1) * V, V);
+  double best = 1e300;
+  for (int rep = 0; rep < kReps; rep++) {
+    cache.T = N;  // back to the prefilled context: the decoded slots are overwritten
+    std::fill(next.begin(), next.end(), first);
+    const auto t0 = Clock::now();
+    for (int s = 0; s < steps; s++) {
+      m.decode_step(cache, next.data(), logits);
+      for (int b = 0; b < batch; b++) next[b] = argmax(logits.data() + (size_t)b * V, V);
+    }
+    best = std::min(best, seconds_since(t0));
+  }
+  return (double)batch * steps / best;
+}
+}  // namespace
+
+DecodeBench bench_decode(Model& m, const RunConfig& cfg, int context, int batch, int new_tokens, bool mtp) {
+  const ModelConfig& c = m.cfg;
+  if (context < 1 || batch < 1 || new_tokens < 1)
+    throw InvalidArgument("bench decode: context, batch and new tokens must each be >= 1");
+  if (context + new_tokens > c.max_position_embeddings)
+    throw InvalidArgument("bench decode: context (" + std::to_string(context) + ") + new tokens (" +
+                          std::to_string(new_tokens) + ") exceed the model's max_position_embeddings (" +
+                          std::to_string(c.max_position_embeddings) + ")");
+  if (mtp && c.num_nextn_predict_layers < 1)
+    throw InvalidArgument("bench decode: --mtp needs a model with an MTP module (num_nextn_predict_layers = 0)");
+  DecodeBench r;
+  r.context = context;
+  r.batch = batch;
+  r.new_tokens = new_tokens;
+  r.threads = omp_get_max_threads();
+  r.mtp = mtp;
+  r.kv_bytes_per_token_mla = m.kv_bytes_per_token(true);
+  r.kv_bytes_per_token_mha = m.kv_bytes_per_token(false);
+
+  // the context: curriculum documents, encoded one after another, cut at `context` tokens
+  const Curriculum cur(cfg.curriculum);
+  const Tokenizer tok;
+  std::vector<int32_t> ctx;
+  for (int64_t i = 0; (int)ctx.size() < context; i++) {
+    const std::vector<int32_t> t = tok.encode(Curriculum::document(cur.pretrain(i)));
+    ctx.insert(ctx.end(), t.begin(), t.end());
+  }
+  ctx.resize(context);
+  r.tokens_per_s_absorbed = time_decode(m, ctx, batch, new_tokens, AttnPath::Absorbed);
+  r.tokens_per_s_naive = time_decode(m, ctx, batch, new_tokens, AttnPath::Naive);
+  r.speedup = r.tokens_per_s_absorbed / r.tokens_per_s_naive;
+  if (!mtp) return r;
+
+  // greedy answers to arithmetic prompts, plain and speculative
+  std::vector<Example> probs = cur.eval("arithmetic");
+  if (probs.size() > 3) probs.resize(3);
+  double plain_s = 0, spec_s = 0;
+  for (const Example& ex : probs) {
+    // the R1 prompt, or its compact last line (a form pretraining uses too) when the
+    // template leaves less than new_tokens of room under max_position_embeddings
+    std::string prompt = "<bos>" + ex.prompt + " ";
+    const size_t last_line = ex.prompt.rfind("User: ");
+    if ((int)tok.encode(prompt).size() + new_tokens > c.max_position_embeddings && last_line != std::string::npos) {
+      prompt = "<bos>" + ex.prompt.substr(last_line) + " ";
+      r.mtp_prompt = "compact";
+    }
+    const int room = c.max_position_embeddings - (int)tok.encode(prompt).size();
+    if (room < 1)
+      throw InvalidArgument("bench decode: the arithmetic prompt (" + std::to_string(c.max_position_embeddings - room) +
+                            " tokens) leaves no room under max_position_embeddings (" +
+                            std::to_string(c.max_position_embeddings) + ")");
+    SamplingConfig s;
+    s.temperature = 0;
+    s.max_new_tokens = std::min(new_tokens, room);
+    if (plain_s == 0) {  // warm-up
+      SamplingConfig w = s;
+      w.max_new_tokens = 1;
+      sample(m, prompt, 1, w);
+    }
+    Completion plain, spec;
+    double plain_best = 1e300, spec_best = 1e300;
+    for (int rep = 0; rep < kReps; rep++) {  // alternating, so both see the same machine
+      s.speculative = false;
+      auto t0 = Clock::now();
+      plain = sample(m, prompt, 1, s)[0];
+      plain_best = std::min(plain_best, seconds_since(t0));
+      s.speculative = true;
+      t0 = Clock::now();
+      spec = sample(m, prompt, 1, s)[0];
+      spec_best = std::min(spec_best, seconds_since(t0));
+    }
+    plain_s += plain_best;
+    spec_s += spec_best;
+    r.mtp_same_tokens = r.mtp_same_tokens && plain.tokens == spec.tokens;
+    // every generated token: a final <eos> is dropped from Completion::tokens
+    const bool eos_dropped = !plain.truncated && (plain.tokens.empty() || plain.tokens.back() != Tokenizer::kEndAnswer);
+    r.mtp_tokens += (int64_t)plain.tokens.size() + (eos_dropped ? 1 : 0);
+    r.mtp_drafted += spec.drafted;
+    r.mtp_accepted += spec.accepted;
+  }
+  r.tokens_per_s_greedy = r.mtp_tokens / plain_s;
+  r.tokens_per_s_speculative = r.mtp_tokens / spec_s;
+  r.mtp_speedup = plain_s / spec_s;
+  r.mtp_acceptance = r.mtp_drafted > 0 ? (double)r.mtp_accepted / r.mtp_drafted : 0.0;
   return r;
 }
 

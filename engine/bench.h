@@ -4,6 +4,7 @@
 #include <string>
 
 #include "engine/config.h"
+#include "engine/model.h"
 
 namespace aha {
 
@@ -40,5 +41,33 @@ struct StoreBench {
 // and `traces` GRPO-style traces into a fresh database under `dir`, timing enqueue to
 // commit.
 StoreBench bench_store(const std::string& dir, int64_t points, int64_t traces, int series = 20);
+
+}  // namespace aha
+
+namespace aha {
+
+// `aha bench decode`: decoding throughput of a model through both MLA caches, and
+// optionally greedy MTP speculative decoding.
+struct DecodeBench {
+  double tokens_per_s_absorbed = 0, tokens_per_s_naive = 0, speedup = 0;  // speedup: absorbed / naive
+  double kv_bytes_per_token_mla = 0, kv_bytes_per_token_mha = 0;          // BF16 elements, all layers
+  int context = 0, batch = 0, new_tokens = 0, threads = 0;
+  bool mtp = false;
+  // with mtp: greedy generation of arithmetic answers, batch 1, with and without drafts
+  double mtp_acceptance = 0, mtp_speedup = 0, tokens_per_s_greedy = 0, tokens_per_s_speculative = 0;
+  int64_t mtp_drafted = 0, mtp_accepted = 0, mtp_tokens = 0;
+  bool mtp_same_tokens = true;  // speculative output equal to plain greedy, token for token
+  std::string mtp_prompt = "r1";  // "compact" when some R1 prompt did not fit (see below)
+  std::string to_json() const;
+};
+// The context is the first `context` tokens of the curriculum's pretraining documents
+// (cfg.curriculum), the same in every row; it is prefilled, then `new_tokens` greedy
+// decoding steps of all `batch` rows are timed, once with each cache. With mtp, the first
+// three arithmetic eval prompts ("<bos>" prompt " ") are answered greedily with and
+// without speculation (up to new_tokens each), timed end to end (prefill included). A
+// prompt whose R1 template does not fit with new_tokens under max_position_embeddings is
+// given in its compact form, the template's last line "User: Q. Assistant:". InvalidArgument when context + new_tokens exceed max_position_embeddings, or
+// mtp without an MTP module.
+DecodeBench bench_decode(Model& m, const RunConfig& cfg, int context, int batch, int new_tokens, bool mtp);
 
 }  // namespace aha

@@ -36,63 +36,170 @@ int32_t pick_token(const float* logits, int V, const SamplingConfig& s, Rng& rng
   return idx[n - 1];
 }
 
+namespace {
+
+constexpr uint64_t kPromptSeedStride = 1000003ull;  // seed of prompt i: s.seed + i · stride
+
+bool stops(int32_t t) { return t == Tokenizer::kEos || t == Tokenizer::kEndAnswer; }
+
+// The completion ends at </answer>; an <eos> right after the answer is not part of it.
+void finish(Completion& c, bool done) {
+  c.truncated = !done;
+  if (!c.tokens.empty() && c.tokens.back() == Tokenizer::kEos) {
+    c.tokens.pop_back();
+    c.text.resize(c.text.size() - Tokenizer::specials()[Tokenizer::kEos].size());
+  }
+}
+
+// The prompts' tokens; InvalidArgument for an empty prompt or one that does not fit
+// max_position_embeddings with max_new_tokens.
+std::vector<std::vector<int32_t>> encode_prompts(const ModelConfig& c, const std::vector<std::string>& prompts,
+                                                 const SamplingConfig& s) {
+  Tokenizer tok;
+  std::vector<std::vector<int32_t>> out;
+  for (size_t i = 0; i < prompts.size(); i++) {
+    std::string which;  // names the prompt when there are several
+    if (prompts.size() > 1) which.append(" ").append(std::to_string(i));
+    out.push_back(tok.encode(prompts[i]));
+    const int T = (int)out.back().size();
+    if (T == 0) throw InvalidArgument("sample: empty prompt" + which);
+    if (s.max_new_tokens < 0) throw InvalidArgument("sample: max_new_tokens must be >= 0");
+    if (T + s.max_new_tokens > c.max_position_embeddings)
+      throw InvalidArgument("sample: prompt" + which + " (" + std::to_string(T) + " tokens) + max_new_tokens (" +
+                            std::to_string(s.max_new_tokens) + ") exceeds max_position_embeddings (" +
+                            std::to_string(c.max_position_embeddings) + ")");
+  }
+  return out;
+}
+
+// Greedy decoding of one prompt with MTP drafts (one row: greedy samples are identical).
+// After the main model emits t_{n+1} from its hidden state h_n, the MTP module reads
+// (h_n, t_{n+1}) and drafts t_{n+2}; the next main pass feeds [t_{n+1}, draft] at
+// positions n+1, n+2. Its argmax at n+1 is the true t_{n+2}: if it equals the draft, the
+// argmax at n+2 is t_{n+3} as well (two tokens for one pass); if not, the draft's slot is
+// rolled back. The MTP cache stays in step with the main one: its entry i is (h_i, t_{i+1}).
+Completion speculative_greedy(Model& m, const std::vector<int32_t>& ptoks, const SamplingConfig& s,
+                              const std::function<void(const std::string&)>& emit_piece) {
+  const int T = (int)ptoks.size(), V = m.cfg.vocab_size;
+  Tokenizer tok;
+  Completion out;
+  if (s.max_new_tokens == 0) { finish(out, false); return out; }
+  Rng unused(0);  // greedy picks draw nothing
+  auto argmax = [&](const std::vector<float>& logits, int row) {
+    return pick_token(logits.data() + (size_t)row * V, V, s, unused);
+  };
+  bool done = false;
+  auto emit = [&](int32_t t) {  // true when decoding stops after t
+    out.tokens.push_back(t);
+    const std::string piece = tok.token_text(t);
+    out.text += piece;
+    if (emit_piece) emit_piece(piece);
+    done = stops(t);
+    return done || (int)out.tokens.size() == s.max_new_tokens;
+  };
+  // Room: prompt + every emitted token but the last + one draft = T + max_new_tokens.
+  const int capacity = T + s.max_new_tokens;
+  Model::DecodeCache main = m.new_cache(1, capacity, s.attention);
+  Model::DecodeCache mtp = m.new_mtp_cache(1, capacity, s.attention);
+  std::vector<float> logits, hidden, mtp_logits;  // [n, V], [n, d], [n, V]
+  main.T = T;
+  m.prefill(main, 0, 1, ptoks.data(), T, logits, &hidden);
+  int32_t last = argmax(logits, T - 1);
+  if (emit(last)) { finish(out, done); return out; }
+  // the MTP module over the prompt: position i reads (h_i, t_{i+1}); the last one drafts
+  std::vector<int32_t> next(ptoks.begin() + 1, ptoks.end());
+  next.push_back(last);
+  m.mtp_decode(mtp, hidden.data(), next.data(), T, mtp_logits);
+  int32_t draft = argmax(mtp_logits, T - 1);
+  for (;;) {
+    const int32_t feed[2] = {last, draft};
+    m.decode(main, feed, 2, logits, &hidden);
+    out.drafted++;
+    const int32_t verified = argmax(logits, 0);
+    const bool accepted = verified == draft;
+    out.accepted += accepted;
+    if (emit(verified)) break;
+    if (accepted) {
+      const int32_t bonus = argmax(logits, 1);
+      if (emit(bonus)) break;
+      const int32_t nx[2] = {verified, bonus};
+      m.mtp_decode(mtp, hidden.data(), nx, 2, mtp_logits);
+      draft = argmax(mtp_logits, 1);
+      last = bonus;
+    } else {
+      main.T--;  // the draft's slot: overwritten by the next pass
+      m.mtp_decode(mtp, hidden.data(), &verified, 1, mtp_logits);
+      draft = argmax(mtp_logits, 0);
+      last = verified;
+    }
+  }
+  finish(out, done);
+  return out;
+}
+
+}  // namespace
+
 std::vector<Completion> sample(Model& m, const std::string& prompt, int K, const SamplingConfig& s,
                                const std::function<void(int, const std::string&)>& on_token) {
-  const ModelConfig& c = m.cfg;
-  Tokenizer tok;
-  std::vector<int32_t> ptoks = tok.encode(prompt);
-  if (ptoks.empty()) throw InvalidArgument("sample: empty prompt");
-  const int T = (int)ptoks.size();
-  const int capacity = T + s.max_new_tokens;
-  if (capacity > c.max_position_embeddings)
-    throw InvalidArgument("sample: prompt (" + std::to_string(T) + " tokens) + max_new_tokens (" +
-                          std::to_string(s.max_new_tokens) + ") exceeds max_position_embeddings (" +
-                          std::to_string(c.max_position_embeddings) + ")");
-  // Prefill: one forward pass over the prompt through the absorbed path leaves its cache
-  // [T, kv_lora + rope] per layer; every sample starts from a copy of it.
-  std::vector<float> logits;
-  m.logits(ptoks.data(), 1, T, AttnPath::Absorbed, logits);
-  Model::DecodeCache cache = m.new_cache(K, capacity);
-  const size_t D = (size_t)c.kv_lora_rank + c.qk_rope_head_dim;
-  for (int l = 0; l < c.num_hidden_layers; l++) {
-    const std::vector<float>& pre = m.absorbed_cache(l);
-    for (int b = 0; b < K; b++)
-      std::copy(pre.begin(), pre.begin() + (size_t)T * D, cache.layers[l].begin() + (size_t)b * capacity * D);
-  }
-  cache.T = T;
-  const int V = c.vocab_size;
-  std::vector<float> step_logits((size_t)K * V);
-  for (int b = 0; b < K; b++)
-    std::copy(logits.end() - V, logits.end(), step_logits.begin() + (size_t)b * V);
+  return sample_batch(m, {prompt}, K, s, on_token);
+}
 
-  std::vector<Completion> out(K);
+std::vector<Completion> sample_batch(Model& m, const std::vector<std::string>& prompts, int K, const SamplingConfig& s,
+                                     const std::function<void(int, const std::string&)>& on_token) {
+  const ModelConfig& c = m.cfg;
+  if (prompts.empty()) throw InvalidArgument("sample: no prompts");
+  if (K < 1) throw InvalidArgument("sample: need at least one sample per prompt, got " + std::to_string(K));
+  if (s.speculative && s.temperature > 0)
+    throw InvalidArgument("sample: speculative decoding is greedy only (temperature 0), got temperature " +
+                          std::to_string(s.temperature));
+  const std::vector<std::vector<int32_t>> ptoks = encode_prompts(c, prompts, s);
+  const int P = (int)prompts.size(), R = P * K, V = c.vocab_size;
+  std::vector<Completion> out(R);
+  if (s.speculative) {
+    for (int i = 0; i < P; i++) {
+      std::function<void(const std::string&)> emit;
+      if (on_token) emit = [&](const std::string& piece) { for (int k = 0; k < K; k++) on_token(i * K + k, piece); };
+      const Completion one = speculative_greedy(m, ptoks[i], s, emit);
+      for (int k = 0; k < K; k++) out[(size_t)i * K + k] = one;
+    }
+    return out;
+  }
+
+  // Prefill: one forward pass per prompt leaves its cache, copied into its K rows.
+  // Rows are right-aligned on the longest prompt, so all rows share the next slot.
+  int Tmax = 0;
+  for (const auto& p : ptoks) Tmax = std::max(Tmax, (int)p.size());
+  Model::DecodeCache cache = m.new_cache(R, Tmax + s.max_new_tokens, s.attention);
+  cache.T = Tmax;
+  std::vector<float> logits, step_logits((size_t)R * V);  // [T, V], [R, V]
+  for (int i = 0; i < P; i++) {
+    m.prefill(cache, i * K, K, ptoks[i].data(), (int)ptoks[i].size(), logits);
+    for (int k = 0; k < K; k++) std::copy(logits.end() - V, logits.end(), step_logits.begin() + (size_t)(i * K + k) * V);
+  }
+
+  Tokenizer tok;
   std::vector<Rng> rngs;
-  for (int b = 0; b < K; b++) rngs.emplace_back(s.seed * 0x9E3779B97F4A7C15ull + (uint64_t)b);
-  std::vector<char> done(K, 0);
-  std::vector<int32_t> next(K, Tokenizer::kPad);
+  for (int i = 0; i < P; i++)
+    for (int k = 0; k < K; k++)
+      rngs.emplace_back((s.seed + (uint64_t)i * kPromptSeedStride) * 0x9E3779B97F4A7C15ull + (uint64_t)k);
+  std::vector<char> done(R, 0);
+  std::vector<int32_t> next(R, Tokenizer::kPad);
   for (int t = 0; t < s.max_new_tokens; t++) {
     bool all = true;
-    for (int b = 0; b < K; b++) {
+    for (int b = 0; b < R; b++) {
       if (done[b]) { next[b] = Tokenizer::kPad; continue; }
       next[b] = pick_token(step_logits.data() + (size_t)b * V, V, s, rngs[b]);
       out[b].tokens.push_back(next[b]);
       const std::string piece = tok.token_text(next[b]);
       out[b].text += piece;
       if (on_token) on_token(b, piece);
-      if (next[b] == Tokenizer::kEos || next[b] == Tokenizer::kEndAnswer) done[b] = 1;
+      if (stops(next[b])) done[b] = 1;
       all = all && done[b];
     }
     if (all || t + 1 == s.max_new_tokens) break;
     m.decode_step(cache, next.data(), step_logits);  // finished rows decode padding, ignored
   }
-  for (int b = 0; b < K; b++) {
-    out[b].truncated = !done[b];
-    // the completion ends at </answer>; an <eos> right after the answer is not part of it
-    if (!out[b].tokens.empty() && out[b].tokens.back() == Tokenizer::kEos) {
-      out[b].tokens.pop_back();
-      out[b].text.resize(out[b].text.size() - Tokenizer::specials()[Tokenizer::kEos].size());
-    }
-  }
+  for (int b = 0; b < R; b++) finish(out[b], done[b]);
   return out;
 }
 

@@ -1,7 +1,8 @@
-// Sampling completions with the absorbed MLA cache: the prompt is prefilled in one
-// forward pass, then K samples are decoded together, one token per step. Stops at <eos>,
-// at </answer> or at max_new_tokens. A simple, correct decoder; the GRPO issue makes it
-// fast (batched prompts, MTP speculative decoding).
+// Sampling completions through the MLA decoding cache: each prompt is prefilled in one
+// forward pass, then all rows (K samples of every prompt) are decoded together, one token
+// per step. Stops at <eos>, at </answer> or at max_new_tokens. Greedy decoding can also
+// run speculatively: the MTP module drafts the next token and the main model verifies it
+// in the same pass, so an accepted draft gives two tokens for one main-model call.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -19,19 +20,38 @@ struct SamplingConfig {
   double top_p = 1.0;        // nucleus; 1 = off
   int max_new_tokens = 200;
   uint64_t seed = 1;
+  // MTP speculative decoding, greedy only: the tokens are those of plain greedy decoding
+  // (up to float rounding between a one- and a two-token pass, which only matters at an
+  // exact tie). InvalidArgument with temperature > 0 or a model without MTP.
+  bool speculative = false;
+  // The MLA cache decoding keeps: Absorbed (the latent, kv_lora_rank + qk_rope_head_dim
+  // per token per layer) or Naive (per-head K and V, what an MHA model caches).
+  AttnPath attention = AttnPath::Absorbed;
 };
 
 struct Completion {
   std::string text;             // decoded completion (specials as their strings)
   std::vector<int32_t> tokens;
   bool truncated = false;       // stopped by max_new_tokens (no <eos> / </answer>)
+  int drafted = 0, accepted = 0;  // speculative: MTP drafts the main model checked / accepted
 };
 
 // K samples of one prompt. on_token(sample, text_piece) is called for every generated
 // token (the live chain of thought). Throws InvalidArgument when the prompt does not fit
-// max_position_embeddings with max_new_tokens.
+// max_position_embeddings with max_new_tokens. Sample k draws from its own RNG, seeded
+// from (s.seed, k).
 std::vector<Completion> sample(Model& m, const std::string& prompt, int K, const SamplingConfig& s,
                                const std::function<void(int, const std::string&)>& on_token = {});
+
+// K samples of each prompt, all decoded together in one cache: prompts.size()·K
+// completions, prompt-major (completion i·K + k is sample k of prompt i); on_token's first
+// argument is that row index. Seeding: row i·K + k gives exactly what
+// sample(prompts[i], K, s with seed s.seed + i·1000003) gives as its sample k (as
+// evaluate_task seeds its problems), up to float rounding between batch sizes.
+// With s.speculative, the prompts are decoded one after another (greedy rows of one
+// prompt are identical, so each prompt decodes a single row).
+std::vector<Completion> sample_batch(Model& m, const std::vector<std::string>& prompts, int K, const SamplingConfig& s,
+                                     const std::function<void(int, const std::string&)>& on_token = {});
 
 // Picks one token from logits[V] with the sampling settings (exposed for tests).
 int32_t pick_token(const float* logits, int V, const SamplingConfig& s, Rng& rng);

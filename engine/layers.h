@@ -46,11 +46,27 @@ void mla_backward(kernels::Ops& ops, const ModelConfig& c, Params& p, const MlaW
                   MlaActs& a, float* dx, const float* dout, const float* x, const int* pos, int B,
                   int T);
 
-// One decoding step of B sequences that each hold `T` cached tokens: appends this
-// token's [kv_norm(c_kv) | rope(k_pe)] to `cache` [B, capacity, dc + dr] at position T and
-// attends over positions 0..T through the absorbed path. out[B,d] = MLA(x[B,d]).
+// Where one decoding call reads and writes a layer's cache (see Model::DecodeCache):
+// data [B, capacity, width], one slot per token, in one of MLA's two forms:
+//   Absorbed: [kv_norm(c_kv) | rope(k_pe)]                      width dc + dr
+//   Naive:    [k: H × (dn | rope(k_pe)) | v: H × dv]            width H·(dqk + dv),
+//             the expanded per-head keys and values an MHA model would cache.
+// Rows are right-aligned: the n new tokens of every row go to slots T .. T+n-1, and row b
+// holds its position 0 in slot start[b] (nullptr: all rows start at slot 0), so rows
+// with prompts of different lengths share one T.
+struct MlaCacheView {
+  float* data = nullptr;
+  int capacity = 0, T = 0;
+  const int* start = nullptr;
+  AttnPath path = AttnPath::Absorbed;
+};
+// Floats per slot of one layer's cache for a path (the `width` above).
+int mla_cache_width(const ModelConfig& c, AttnPath path);
+// Decodes n new tokens per row: x[B·n, d] (row-major by (row, token)) → out[B·n, d].
+// Writes their cache entries at slots T .. T+n-1; token j of row b attends to that row's
+// slots start[b] .. T+j (causal), at position T + j − start[b].
 void mla_decode(kernels::Ops& ops, const ModelConfig& c, Params& p, const MlaWeights& w, MlaActs& a,
-                float* out, const float* x, float* cache, int capacity, int B, int T);
+                float* out, const float* x, const MlaCacheView& cache, int B, int n);
 
 // ---- SwiGLU (dense FFN and the shared experts) -----------------------------------------
 struct SwigluWeights { size_t gate_up = 0, down = 0; int inter = 0; };  // [2I,d], [d,I]

@@ -2,7 +2,8 @@
 // keys and values from one compressed latent c_kv per token, plus one RoPE key k_pe
 // shared by all heads. Training uses the naive path (expand K and V per head); the
 // absorbed path folds W_UK into the query and W_UV after attention, so the cache holds
-// only kv_norm(c_kv) and k_pe: dc + dr values per token per layer.
+// only kv_norm(c_kv) and k_pe: dc + dr values per token per layer. Decoding keeps either
+// cache: the latent one (absorbed) or the expanded per-head K and V (naive, MHA-sized).
 #include <cmath>
 
 #include "engine/layers.h"
@@ -89,55 +90,92 @@ void mla_forward(kernels::Ops& ops, const ModelConfig& c, Params& p, const MlaWe
   linear_fwd(ops, out, a.o.data(), p.w(w.o), N, H * dv, d);  // [N,d]
 }
 
+int mla_cache_width(const ModelConfig& c, AttnPath path) {
+  return path == AttnPath::Absorbed ? c.kv_lora_rank + c.qk_rope_head_dim
+                                    : c.num_attention_heads * (c.qk_head_dim() + c.v_head_dim);
+}
+
 void mla_decode(kernels::Ops& ops, const ModelConfig& c, Params& p, const MlaWeights& w, MlaActs& a,
-                float* out, const float* x, float* cache, int capacity, int B, int T) {
-  const int d = c.hidden_size, H = c.num_attention_heads;
+                float* out, const float* x, const MlaCacheView& cv, int B, int n) {
+  const int N = B * n, d = c.hidden_size, H = c.num_attention_heads;
   const int dn = c.qk_nope_head_dim, dr = c.qk_rope_head_dim, dv = c.v_head_dim;
-  const int dqk = dn + dr, dc = c.kv_lora_rank, qr = c.q_lora_rank, D = dc + dr;
+  const int dqk = dn + dr, dc = c.kv_lora_rank, qr = c.q_lora_rank;
+  const int W = mla_cache_width(c, cv.path);
   const float eps = (float)c.rms_norm_eps, theta = (float)c.rope_theta;
   const float scale = 1.0f / std::sqrt((float)dqk);
-  std::vector<int> pos(B, T);
-  // queries [B, H, dqk]
-  ensure(a.q, (size_t)B * H * dqk);
+  auto start = [&](int b) { return cv.start ? cv.start[b] : 0; };
+  // slot T + j of row b; the new token (b, j) sits at position T + j − start[b]
+  auto slot = [&](int b, int j) { return cv.data + ((size_t)b * cv.capacity + cv.T + j) * W; };
+  std::vector<int> pos(N);
+  for (int b = 0; b < B; b++)
+    for (int j = 0; j < n; j++) pos[(size_t)b * n + j] = cv.T + j - start(b);
+
+  // queries [N, H, dqk]
+  ensure(a.q, (size_t)N * H * dqk);
   if (qr > 0) {
-    ensure(a.qa, (size_t)B * qr); ensure(a.qa_n, (size_t)B * qr); ensure(a.qa_rstd, B);
-    linear_fwd(ops, a.qa.data(), x, p.w(w.q_a), B, d, qr);
-    ops.rmsnorm_forward(a.qa_n.data(), a.qa_rstd.data(), a.qa.data(), p.w(w.q_a_norm), B, qr, eps);
-    linear_fwd(ops, a.q.data(), a.qa_n.data(), p.w(w.q_b), B, qr, H * dqk);
+    ensure(a.qa, (size_t)N * qr); ensure(a.qa_n, (size_t)N * qr); ensure(a.qa_rstd, N);
+    linear_fwd(ops, a.qa.data(), x, p.w(w.q_a), N, d, qr);
+    ops.rmsnorm_forward(a.qa_n.data(), a.qa_rstd.data(), a.qa.data(), p.w(w.q_a_norm), N, qr, eps);
+    linear_fwd(ops, a.q.data(), a.qa_n.data(), p.w(w.q_b), N, qr, H * dqk);
   } else {
-    linear_fwd(ops, a.q.data(), x, p.w(w.q), B, d, H * dqk);
+    linear_fwd(ops, a.q.data(), x, p.w(w.q), N, d, H * dqk);
   }
-  ops.rope(a.q.data(), dqk, dn, dr, pos.data(), H, B * H, theta, false);
-  // this token's latent and rope key, written into the cache row at position T
-  ensure(a.ckv, (size_t)B * dc); ensure(a.ckv_n, (size_t)B * dc); ensure(a.ckv_rstd, B); ensure(a.kpe, (size_t)B * dr);
-  linear_fwd(ops, a.ckv.data(), x, p.w(w.kv_a), B, d, dc);
-  linear_fwd(ops, a.kpe.data(), x, p.w(w.kv_a) + (size_t)dc * d, B, d, dr);
-  ops.rmsnorm_forward(a.ckv_n.data(), a.ckv_rstd.data(), a.ckv.data(), p.w(w.kv_a_norm), B, dc, eps);
-  ops.rope(a.kpe.data(), dr, 0, dr, pos.data(), 1, B, theta, false);
-  for (int b = 0; b < B; b++) {
-    float* row = cache + ((size_t)b * capacity + T) * D;
-    ops.copy2d(row, D, a.ckv_n.data() + (size_t)b * dc, dc, 1, dc, false);
-    ops.copy2d(row + dc, D, a.kpe.data() + (size_t)b * dr, dr, 1, dr, false);
-  }
-  // absorbed attention: q_abs [B, H, D] = [q_nope · W_UK | q_pe]; MQA over the cache
-  Buf q_abs((size_t)B * H * D), o_lat((size_t)B * H * dc), lse((size_t)B * H);
+  ops.rope(a.q.data(), dqk, dn, dr, pos.data(), H, N * H, theta, false);
+  // the new tokens' latent [N, dc] and rope key [N, dr]
+  ensure(a.ckv, (size_t)N * dc); ensure(a.ckv_n, (size_t)N * dc); ensure(a.ckv_rstd, N); ensure(a.kpe, (size_t)N * dr);
+  linear_fwd(ops, a.ckv.data(), x, p.w(w.kv_a), N, d, dc);
+  linear_fwd(ops, a.kpe.data(), x, p.w(w.kv_a) + (size_t)dc * d, N, d, dr);
+  ops.rmsnorm_forward(a.ckv_n.data(), a.ckv_rstd.data(), a.ckv.data(), p.w(w.kv_a_norm), N, dc, eps);
+  ops.rope(a.kpe.data(), dr, 0, dr, pos.data(), 1, N, theta, false);
+
+  // One attention call per row: rows see different numbers of slots (start[b] differs).
+  ensure(a.o, (size_t)N * H * dv);
+  Buf lse((size_t)N * H);
   const float* kvb = p.w(w.kv_b);
-  for (int h = 0; h < H; h++) {
-    ops.gemm(false, false, B, dc, dn, 1.0f, a.q.data() + h * dqk, H * dqk, kvb + (size_t)h * (dn + dv) * dc, dc, 0.0f,
-             q_abs.data() + h * D, H * D);
-    ops.copy2d(q_abs.data() + h * D + dc, H * D, a.q.data() + h * dqk + dn, H * dqk, B, dr, false);
+  if (cv.path == AttnPath::Naive) {
+    // Expand the new tokens' per-head keys and values once, as an MHA model would, and
+    // cache them: kv [N, H, dn+dv] → k [N, H, dqk], v [N, H, dv]. Local buffers, not a.k
+    // and a.v, which hold the last full forward's cache (the prefill reads them).
+    ensure(a.kv, (size_t)N * H * (dn + dv));
+    linear_fwd(ops, a.kv.data(), a.ckv_n.data(), kvb, N, dc, H * (dn + dv));
+    Buf k((size_t)N * H * dqk), v((size_t)N * H * dv);
+    ops.mla_expand_kv(k.data(), v.data(), a.kv.data(), a.kpe.data(), N, H, dn, dr, dv);
+    for (int b = 0; b < B; b++) {
+      ops.copy2d(slot(b, 0), W, k.data() + (size_t)b * n * H * dqk, H * dqk, n, H * dqk, false);
+      ops.copy2d(slot(b, 0) + H * dqk, W, v.data() + (size_t)b * n * H * dv, H * dv, n, H * dv, false);
+    }
+    // plain MHA over the row's slots: keys and values interleaved in each slot
+    for (int b = 0; b < B; b++) {
+      const float* kc = cv.data + ((size_t)b * cv.capacity + start(b)) * W;
+      kernels::AttnShape s{1, n, cv.T + n - start(b), H, H, dqk, dv, H * dqk, W, W, H * dv, scale};
+      ops.attention_forward(a.o.data() + (size_t)b * n * H * dv, lse.data() + (size_t)b * H * n,
+                            a.q.data() + (size_t)b * n * H * dqk, kc, kc + H * dqk, s);
+    }
+  } else {
+    for (int b = 0; b < B; b++) {
+      ops.copy2d(slot(b, 0), W, a.ckv_n.data() + (size_t)b * n * dc, dc, n, dc, false);
+      ops.copy2d(slot(b, 0) + dc, W, a.kpe.data() + (size_t)b * n * dr, dr, n, dr, false);
+    }
+    // absorbed attention: q_abs [N, H, W] = [q_nope · W_UK | q_pe]; MQA over the latent
+    // slots (keys: the whole slot, values: its first dc entries)
+    Buf q_abs((size_t)N * H * W), o_lat((size_t)N * H * dc);
+    for (int h = 0; h < H; h++) {
+      ops.gemm(false, false, N, dc, dn, 1.0f, a.q.data() + h * dqk, H * dqk, kvb + (size_t)h * (dn + dv) * dc, dc,
+               0.0f, q_abs.data() + h * W, H * W);
+      ops.copy2d(q_abs.data() + h * W + dc, H * W, a.q.data() + h * dqk + dn, H * dqk, N, dr, false);
+    }
+    for (int b = 0; b < B; b++) {
+      const float* kc = cv.data + ((size_t)b * cv.capacity + start(b)) * W;
+      kernels::AttnShape s{1, n, cv.T + n - start(b), H, 1, W, dc, H * W, W, W, H * dc, scale};
+      ops.attention_forward(o_lat.data() + (size_t)b * n * H * dc, lse.data() + (size_t)b * H * n,
+                            q_abs.data() + (size_t)b * n * H * W, kc, kc, s);
+    }
+    // o_h [N, dv] = o_lat_h · W_UV_hᵀ
+    for (int h = 0; h < H; h++)
+      ops.gemm(false, true, N, dv, dc, 1.0f, o_lat.data() + h * dc, H * dc, kvb + ((size_t)h * (dn + dv) + dn) * dc,
+               dc, 0.0f, a.o.data() + h * dv, H * dv);
   }
-  for (int b = 0; b < B; b++) {
-    const float* kc = cache + (size_t)b * capacity * D;
-    kernels::AttnShape s{1, 1, T + 1, H, 1, D, dc, H * D, D, D, H * dc, scale};
-    ops.attention_forward(o_lat.data() + (size_t)b * H * dc, lse.data() + (size_t)b * H, q_abs.data() + (size_t)b * H * D,
-                          kc, kc, s);
-  }
-  ensure(a.o, (size_t)B * H * dv);
-  for (int h = 0; h < H; h++)
-    ops.gemm(false, true, B, dv, dc, 1.0f, o_lat.data() + h * dc, H * dc, kvb + ((size_t)h * (dn + dv) + dn) * dc, dc,
-             0.0f, a.o.data() + h * dv, H * dv);
-  linear_fwd(ops, out, a.o.data(), p.w(w.o), B, H * dv, d);
+  linear_fwd(ops, out, a.o.data(), p.w(w.o), N, H * dv, d);
 }
 
 void mla_backward(kernels::Ops& ops, const ModelConfig& c, Params& p, const MlaWeights& w,

@@ -331,50 +331,175 @@ void Model::logits(const int32_t* tokens, int B, int T, AttnPath path, std::vect
   linear_fwd(ops_, out.data(), hn_.data(), params.w(head_), N, d, V);
 }
 
-Model::DecodeCache Model::new_cache(int B, int capacity) const {
+namespace {
+// The MTP block's expert loads, kept across a decoding call like KeepExpertLoads.
+class KeepMoeLoad {
+ public:
+  explicit KeepMoeLoad(MoeActs& a) : a_(a), kept_(a.load) {}
+  ~KeepMoeLoad() { a_.load = kept_; }
+
+ private:
+  MoeActs& a_;
+  std::vector<int64_t> kept_;
+};
+
+Model::DecodeCache make_cache(const ModelConfig& cfg, int B, int capacity, AttnPath path, int layers) {
   if (B < 1 || capacity < 1 || capacity > cfg.max_position_embeddings)
     throw InvalidArgument("decode cache: need 1 <= rows and 1 <= capacity <= max_position_embeddings (" +
                           std::to_string(cfg.max_position_embeddings) + "), got " + std::to_string(B) + " x " +
                           std::to_string(capacity));
-  DecodeCache c;
+  Model::DecodeCache c;
   c.B = B;
   c.capacity = capacity;
-  c.layers.assign(cfg.num_hidden_layers,
-                  std::vector<float>((size_t)B * capacity * (cfg.kv_lora_rank + cfg.qk_rope_head_dim), 0.0f));
+  c.path = path;
+  c.width = mla_cache_width(cfg, path);
+  c.start.assign(B, 0);
+  c.layers.assign(layers, std::vector<float>((size_t)B * capacity * c.width, 0.0f));
   return c;
 }
 
-void Model::decode_step(DecodeCache& cache, const int32_t* tokens, std::vector<float>& logits) {
+MlaCacheView view(Model::DecodeCache& cache, int layer) {
+  MlaCacheView v;
+  v.data = cache.layers[layer].data();
+  v.capacity = cache.capacity;
+  v.T = cache.T;
+  v.start = cache.start.empty() ? nullptr : cache.start.data();
+  v.path = cache.path;
+  return v;
+}
+}  // namespace
+
+Model::DecodeCache Model::new_cache(int B, int capacity, AttnPath path) const {
+  return make_cache(cfg, B, capacity, path, cfg.num_hidden_layers);
+}
+
+Model::DecodeCache Model::new_mtp_cache(int B, int capacity, AttnPath path) const {
+  if (mtp_.empty())
+    throw InvalidArgument("speculative decoding drafts with the MTP module, and this model has none "
+                          "(num_nextn_predict_layers = 0)");
+  return make_cache(cfg, B, capacity, path, 1);  // depth 1 only: it drafts one token ahead
+}
+
+void Model::check_decode(const DecodeCache& cache, size_t layers, int n, const int32_t* tokens,
+                         const char* what) const {
+  const std::string w(what);
+  if (cache.layers.size() != layers || cache.width != mla_cache_width(cfg, cache.path) ||
+      (!cache.start.empty() && (int)cache.start.size() != cache.B))
+    throw InvalidArgument(w + ": the cache was not made for this model (want " + std::to_string(layers) +
+                          " layers of width " + std::to_string(mla_cache_width(cfg, cache.path)) +
+                          "; use new_cache / new_mtp_cache)");
+  for (const auto& l : cache.layers)
+    if (l.size() != (size_t)cache.B * cache.capacity * cache.width)
+      throw InvalidArgument(w + ": a cache layer does not hold B x capacity x width floats");
+  for (int s : cache.start)
+    if (s < 0 || s > cache.T) throw InvalidArgument(w + ": a row starts at slot " + std::to_string(s) +
+                                                    ", outside the filled slots [0, " + std::to_string(cache.T) + "]");
+  if (cache.T < 0 || cache.T > cache.capacity)
+    throw InvalidArgument(w + ": cache.T (" + std::to_string(cache.T) + ") is outside [0, capacity = " +
+                          std::to_string(cache.capacity) + "]");
+  if (!tokens) return;  // prefill: the layout only
+  if (n < 1) throw InvalidArgument(w + ": need at least one token per row, got " + std::to_string(n));
+  if (cache.T + n > cache.capacity)
+    throw InvalidArgument(w + ": decode cache is full (" + std::to_string(cache.T) + " of " +
+                          std::to_string(cache.capacity) + " tokens, " + std::to_string(n) + " more asked)");
+  for (size_t i = 0; i < (size_t)cache.B * n; i++)
+    if (tokens[i] < 0 || tokens[i] >= cfg.vocab_size)
+      throw InvalidArgument(w + ": token " + std::to_string(tokens[i]) + " is outside the vocabulary [0, " +
+                            std::to_string(cfg.vocab_size) + ")");
+}
+
+void Model::decode_block(const BlockWeights& w, BlockActs& a, float* x, const MlaCacheView& cv, int B, int n) {
+  const int N = B * n, d = cfg.hidden_size;
+  const float eps = (float)cfg.rms_norm_eps;
+  ensure(a.ln1, (size_t)N * d); ensure(a.rstd1, N); ensure(a.attn_out, (size_t)N * d);
+  ensure(a.ln2, (size_t)N * d); ensure(a.rstd2, N); ensure(a.ffn_out, (size_t)N * d);
+  ops_.rmsnorm_forward(a.ln1.data(), a.rstd1.data(), x, params.w(w.in_norm), N, d, eps);
+  mla_decode(ops_, cfg, params, w.attn, a.mla, a.attn_out.data(), a.ln1.data(), cv, B, n);
+  ops_.axpy(x, a.attn_out.data(), 1.0f, (size_t)N * d);
+  ops_.rmsnorm_forward(a.ln2.data(), a.rstd2.data(), x, params.w(w.post_norm), N, d, eps);
+  if (w.moe)
+    moe_forward(ops_, cfg, params, w.moe_w, a.moe, a.ffn_out.data(), a.ln2.data(), B, n);
+  else
+    swiglu_ffn_forward(ops_, params, w.dense, a.dense, a.ffn_out.data(), a.ln2.data(), N, d, false);
+  ops_.axpy(x, a.ffn_out.data(), 1.0f, (size_t)N * d);
+}
+
+void Model::prefill(DecodeCache& cache, int row0, int rows, const int32_t* tokens, int T, std::vector<float>& logits_out,
+                    std::vector<float>* hidden) {
   const ModelConfig& c = cfg;
-  const int B = cache.B, d = c.hidden_size, V = c.vocab_size, L = c.num_hidden_layers;
-  if (cache.T >= cache.capacity) throw InvalidArgument("decode cache is full (" + std::to_string(cache.capacity) + " tokens)");
-  for (int b = 0; b < B; b++)
-    if (tokens[b] < 0 || tokens[b] >= V)
-      throw InvalidArgument("token " + std::to_string(tokens[b]) + " is outside the vocabulary [0, " + std::to_string(V) + ")");
-  const KeepExpertLoads keep(blocks_acts_);
-  Buf x((size_t)B * d), y((size_t)B * d);
-  ops_.gather_rows(x.data(), params.w(embed_), tokens, nullptr, B, d);
+  const int L = c.num_hidden_layers, d = c.hidden_size, H = c.num_attention_heads;
+  const int kw = H * c.qk_head_dim(), vw = H * c.v_head_dim;
+  if (row0 < 0 || rows < 1 || row0 + rows > cache.B)
+    throw InvalidArgument("prefill: rows [" + std::to_string(row0) + ", " + std::to_string(row0 + rows) +
+                          ") are not inside the cache's " + std::to_string(cache.B) + " rows");
+  if (T < 1 || T > cache.T)
+    throw InvalidArgument("prefill: a prompt of " + std::to_string(T) + " tokens must fit the cache's " +
+                          std::to_string(cache.T) + " filled slots (set cache.T to the longest prompt first)");
+  check_decode(cache, L, 0, nullptr, "prefill");
+  // one forward pass through the cache's path leaves every layer's cache in its activations
+  logits(tokens, 1, T, cache.path, logits_out);
+  if (hidden) hidden->assign(xs_[L].begin(), xs_[L].begin() + (size_t)T * d);
+  const int s0 = cache.T - T, W = cache.width;
   for (int l = 0; l < L; l++) {
-    const BlockWeights& w = blocks_[l];
-    BlockActs& a = blocks_acts_[l];
-    ensure(a.ln1, (size_t)B * d); ensure(a.rstd1, B); ensure(a.attn_out, (size_t)B * d); ensure(a.ln2, (size_t)B * d);
-    ensure(a.rstd2, B);
-    ops_.rmsnorm_forward(a.ln1.data(), a.rstd1.data(), x.data(), params.w(w.in_norm), B, d, (float)c.rms_norm_eps);
-    mla_decode(ops_, c, params, w.attn, a.mla, a.attn_out.data(), a.ln1.data(), cache.layers[l].data(), cache.capacity, B,
-               cache.T);
-    ops_.axpy(x.data(), a.attn_out.data(), 1.0f, (size_t)B * d);
-    ops_.rmsnorm_forward(a.ln2.data(), a.rstd2.data(), x.data(), params.w(w.post_norm), B, d, (float)c.rms_norm_eps);
-    if (w.moe)
-      moe_forward(ops_, c, params, w.moe_w, a.moe, y.data(), a.ln2.data(), B, 1);
-    else
-      swiglu_ffn_forward(ops_, params, w.dense, a.dense, y.data(), a.ln2.data(), B, d, false);
-    ops_.axpy(x.data(), y.data(), 1.0f, (size_t)B * d);
+    const MlaActs& a = blocks_acts_[l].mla;
+    for (int r = row0; r < row0 + rows; r++) {
+      float* dst = cache.layers[l].data() + ((size_t)r * cache.capacity + s0) * W;
+      if (cache.path == AttnPath::Absorbed) {
+        ops_.copy2d(dst, W, a.k.data(), W, T, W, false);  // [T, dc + dr]
+      } else {  // k [T, H, dqk] and v [T, H, dv] side by side in each slot
+        ops_.copy2d(dst, W, a.k.data(), kw, T, kw, false);
+        ops_.copy2d(dst + kw, W, a.v.data(), vw, T, vw, false);
+      }
+    }
   }
-  cache.T++;
-  ensure(hn_, (size_t)B * d); ensure(hn_rstd_, B);
-  logits.resize((size_t)B * V);
-  ops_.rmsnorm_forward(hn_.data(), hn_rstd_.data(), x.data(), params.w(norm_), B, d, (float)c.rms_norm_eps);
-  linear_fwd(ops_, logits.data(), hn_.data(), params.w(head_), B, d, V);
+  if (cache.start.empty()) cache.start.assign(cache.B, 0);
+  for (int r = row0; r < row0 + rows; r++) cache.start[r] = s0;
+}
+
+void Model::decode(DecodeCache& cache, const int32_t* tokens, int n, std::vector<float>& logits_out,
+                   std::vector<float>* hidden) {
+  const ModelConfig& c = cfg;
+  const int L = c.num_hidden_layers, N = cache.B * n, d = c.hidden_size, V = c.vocab_size;
+  check_decode(cache, L, n, tokens, "decode");
+  const KeepExpertLoads keep(blocks_acts_);
+  Buf x((size_t)N * d);  // [B·n, d] the residual stream
+  ops_.gather_rows(x.data(), params.w(embed_), tokens, nullptr, N, d);
+  for (int l = 0; l < L; l++) decode_block(blocks_[l], blocks_acts_[l], x.data(), view(cache, l), cache.B, n);
+  cache.T += n;
+  if (hidden) hidden->assign(x.begin(), x.end());
+  ensure(hn_, (size_t)N * d); ensure(hn_rstd_, N);
+  logits_out.resize((size_t)N * V);
+  ops_.rmsnorm_forward(hn_.data(), hn_rstd_.data(), x.data(), params.w(norm_), N, d, (float)c.rms_norm_eps);
+  linear_fwd(ops_, logits_out.data(), hn_.data(), params.w(head_), N, d, V);
+}
+
+void Model::decode_step(DecodeCache& cache, const int32_t* tokens, std::vector<float>& logits_out) {
+  decode(cache, tokens, 1, logits_out);
+}
+
+void Model::mtp_decode(DecodeCache& cache, const float* h, const int32_t* next, int n, std::vector<float>& logits_out) {
+  const ModelConfig& c = cfg;
+  if (mtp_.empty())
+    throw InvalidArgument("mtp_decode: this model has no MTP module (num_nextn_predict_layers = 0)");
+  check_decode(cache, 1, n, next, "mtp_decode");
+  const int N = cache.B * n, d = c.hidden_size, V = c.vocab_size;
+  const float eps = (float)c.rms_norm_eps;
+  const Mtp& m = mtp_[0];
+  MtpActs& a = mtp_acts_[0];
+  const KeepMoeLoad keep(a.block.moe);
+  // as in training: x = eh_proj([RMSNorm(emb(t_{i+1})) ; RMSNorm(h_i)]), embedding first
+  Buf emb((size_t)N * d), en((size_t)N * d), hn((size_t)N * d), x((size_t)N * d), rstd(N);
+  ops_.gather_rows(emb.data(), params.w(embed_), next, nullptr, N, d);
+  ops_.rmsnorm_forward(en.data(), rstd.data(), emb.data(), params.w(m.enorm), N, d, eps);
+  ops_.rmsnorm_forward(hn.data(), rstd.data(), h, params.w(m.hnorm), N, d, eps);
+  linear_fwd(ops_, x.data(), en.data(), params.w(m.eh_proj), N, d, d, 0.0f, 0, 2 * d);
+  linear_fwd(ops_, x.data(), hn.data(), params.w(m.eh_proj) + d, N, d, d, 1.0f, 0, 2 * d);
+  decode_block(m.block, a.block, x.data(), view(cache, 0), cache.B, n);
+  cache.T += n;
+  // the shared head behind the MTP module's own norm
+  logits_out.resize((size_t)N * V);
+  ops_.rmsnorm_forward(hn.data(), rstd.data(), x.data(), params.w(m.head_norm), N, d, eps);
+  linear_fwd(ops_, logits_out.data(), hn.data(), params.w(head_), N, d, V);
 }
 
 std::vector<std::vector<int64_t>> Model::expert_load() const {

@@ -75,16 +75,47 @@ class Model {
   struct MoeLayerState { int layer; std::vector<int64_t> load; std::vector<float> bias; };
   std::vector<MoeLayerState> moe_state() const;
 
-  // Incremental decoding with the absorbed MLA cache (kv_lora_rank + qk_rope_head_dim
-  // values per token per layer). A cache holds B sequences of up to `capacity` tokens.
+  // ---- incremental decoding --------------------------------------------------------
+  // A cache holds B rows of up to `capacity` slots (one per token) for every layer, in
+  // one of MLA's two forms (mla_cache_width): the absorbed latent cache (kv_lora_rank +
+  // qk_rope_head_dim values per token per layer) or the naive one (the expanded per-head
+  // keys and values, heads · (qk_head_dim + v_head_dim), what an MHA model caches).
+  // Rows are right-aligned: every row's next token goes to slot T, and row b holds its
+  // position 0 in slot start[b], so prompts of different lengths decode together.
   struct DecodeCache {
-    int B = 0, capacity = 0, T = 0;          // rows, room, tokens cached so far
-    std::vector<std::vector<float>> layers;  // [L][B, capacity, kv_lora_rank + qk_rope_head_dim]
+    int B = 0, capacity = 0, T = 0;          // rows, slots per row, slots filled (all rows)
+    AttnPath path = AttnPath::Absorbed;
+    int width = 0;                           // floats per slot per layer
+    std::vector<int> start;                  // [B] first slot of each row (empty = all 0)
+    std::vector<std::vector<float>> layers;  // [layers][B, capacity, width]
   };
-  DecodeCache new_cache(int B, int capacity) const;
-  // Feeds one token per row (tokens[B]) at position cache.T and returns the next-token
-  // logits [B, V]; cache.T advances by one. InvalidArgument when the cache is full.
+  DecodeCache new_cache(int B, int capacity, AttnPath path = AttnPath::Absorbed) const;
+  // Runs one sequence tokens[T] through the model in a single forward pass (the cache's
+  // path) and copies its cache into rows [row0, row0 + rows), right-aligned: its last
+  // token lands in slot cache.T − 1 and those rows start at slot cache.T − T (so set
+  // cache.T to the longest prompt first). logits receives [T, V]; hidden (if given) the
+  // last block's output [T, d], the MTP module's input. InvalidArgument when T > cache.T.
+  void prefill(DecodeCache& cache, int row0, int rows, const int32_t* tokens, int T, std::vector<float>& logits,
+               std::vector<float>* hidden = nullptr);
+  // Feeds n tokens per row (tokens[B, n]) at slots T .. T+n-1 and returns the next-token
+  // logits [B, n, V]; hidden (if given) receives the last block's output [B, n, d].
+  // cache.T advances by n; lowering cache.T afterwards discards the newest slots (they
+  // are overwritten next), which is how a rejected speculative token is rolled back.
+  // InvalidArgument when the cache has no room for n more tokens.
+  void decode(DecodeCache& cache, const int32_t* tokens, int n, std::vector<float>& logits,
+              std::vector<float>* hidden = nullptr);
+  // decode() with one token per row (tokens[B]); logits [B, V].
   void decode_step(DecodeCache& cache, const int32_t* tokens, std::vector<float>& logits);
+
+  // ---- MTP depth 1 as a draft model (speculative decoding) ----------------------------
+  // Its cache holds the MTP block's MLA cache (one layer). Its entry at position i is
+  // built from the main model's hidden state h_i and the embedding of token t_{i+1}.
+  // InvalidArgument when the model has no MTP module (num_nextn_predict_layers = 0).
+  DecodeCache new_mtp_cache(int B, int capacity, AttnPath path = AttnPath::Absorbed) const;
+  // Feeds n positions per row: h[B, n, d] (the main model's hidden states at those
+  // positions, from decode() or prefill()) and next[B, n] (the token that followed each);
+  // returns the MTP head's logits [B, n, V]: at position i, the distribution of t_{i+2}.
+  void mtp_decode(DecodeCache& cache, const float* h, const int32_t* next, int n, std::vector<float>& logits);
 
   void zero_grad();
   size_t params_total() const { return params.trainable_total(); }
@@ -116,6 +147,11 @@ class Model {
                 std::vector<float>* logp = nullptr, std::vector<float>* entropy = nullptr);
   void head_loss(const float* h, size_t norm_w, Buf& hn, Buf& rstd, Buf& logits, Buf& loss,
                  const int32_t* tgt, int N);
+  // Decoding: one block on n new tokens per row, x[B·n, d] updated in place.
+  void decode_block(const BlockWeights& w, BlockActs& a, float* x, const MlaCacheView& cv, int B, int n);
+  // InvalidArgument unless `cache` is a well-formed cache of `layers` layers and (when
+  // tokens is given) has room for n more tokens per row and tokens[B·n] are in the vocabulary.
+  void check_decode(const DecodeCache& cache, size_t layers, int n, const int32_t* tokens, const char* what) const;
 
   kernels::Ops& ops_;
   size_t embed_ = 0, norm_ = 0, head_ = 0;

@@ -1,0 +1,359 @@
+// Incremental decoding: both MLA caches against the full forward (also with rows of
+// different lengths and after a rollback), the MTP draft module against its training
+// forward, speculative greedy against plain greedy, batched sampling against per-prompt
+// sampling, and the decode benchmark.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "engine/bench.h"
+#include "engine/error.h"
+#include "engine/generate.h"
+#include "engine/model.h"
+#include "engine/rng.h"
+#include "engine/stages.h"
+#include "engine/tokenizer.h"
+
+namespace aha {
+namespace {
+
+// micro with larger weights, so that logits are far from flat and differences show
+RunConfig micro(double init = 0.1) {
+  RunConfig c = load_config("micro");
+  c.model.initializer_range = init;
+  return c;
+}
+
+std::vector<int32_t> random_tokens(int n, uint64_t seed) {
+  Rng r(seed);
+  std::vector<int32_t> t(n);
+  for (auto& x : t) x = (int32_t)r.below(Tokenizer::kSize);
+  return t;
+}
+
+// max |a − b| over n values, relative to max(1, max |b|)
+double rel_diff(const float* a, const float* b, size_t n) {
+  double d = 0, scale = 1;
+  for (size_t i = 0; i < n; i++) {
+    d = std::max(d, (double)std::abs(a[i] - b[i]));
+    scale = std::max(scale, (double)std::abs(b[i]));
+  }
+  return d / scale;
+}
+
+const AttnPath kPaths[] = {AttnPath::Absorbed, AttnPath::Naive};
+const char* name(AttnPath p) { return p == AttnPath::Naive ? "naive" : "absorbed"; }
+
+TEST(DecodeCache, BothCachesMatchTheFullForwardAndEachOther) {
+  const RunConfig c = micro();
+  Model m(c.model, kernels::cpu_ops());
+  m.init_weights(5);
+  const int T = 30, P = 10, V = c.model.vocab_size;
+  const auto toks = random_tokens(T, 3);
+  std::vector<float> full;
+  m.logits(toks.data(), 1, T, AttnPath::Naive, full);  // [T, V]
+  std::vector<std::vector<float>> per_path;
+  for (AttnPath path : kPaths) {
+    Model::DecodeCache cache = m.new_cache(1, 40, path);
+    EXPECT_EQ(cache.width, path == AttnPath::Absorbed
+                               ? c.model.kv_lora_rank + c.model.qk_rope_head_dim
+                               : c.model.num_attention_heads * (c.model.qk_head_dim() + c.model.v_head_dim));
+    cache.T = P;
+    std::vector<float> out, step;
+    m.prefill(cache, 0, 1, toks.data(), P, out);
+    double worst = rel_diff(out.data(), full.data(), (size_t)P * V);
+    // then 1, 2 and 3 tokens per call: position t's logits are those of the full forward
+    for (int t = P, n = 1; t < T; t += n, n = n % 3 + 1) {
+      n = std::min(n, T - t);
+      m.decode(cache, toks.data() + t, n, step);
+      worst = std::max(worst, rel_diff(step.data(), full.data() + (size_t)t * V, (size_t)n * V));
+      out.insert(out.end(), step.begin(), step.end());
+    }
+    EXPECT_LT(worst, 1e-4) << name(path);
+    EXPECT_EQ(cache.T, T);
+    per_path.push_back(out);
+  }
+  EXPECT_LT(rel_diff(per_path[0].data(), per_path[1].data(), per_path[0].size()), 1e-4)
+      << "absorbed and naive decoding agree";
+  // the naive cache is what an MHA model keeps: the ratio kv_bytes_per_token reports
+  EXPECT_DOUBLE_EQ((double)m.new_cache(1, 8, AttnPath::Naive).width / m.new_cache(1, 8).width,
+                   m.kv_bytes_per_token(false) / m.kv_bytes_per_token(true));
+}
+
+TEST(DecodeCache, RowsOfDifferentLengthsDecodeTogether) {
+  const RunConfig c = micro();
+  Model m(c.model, kernels::cpu_ops());
+  m.init_weights(7);
+  const int V = c.model.vocab_size, steps = 6;
+  const std::vector<int> lens = {5, 12, 9};  // prompt lengths; the rows right-align on 12
+  std::vector<std::vector<int32_t>> seqs;
+  std::vector<std::vector<float>> full(3);
+  for (int i = 0; i < 3; i++) {
+    seqs.push_back(random_tokens(lens[i] + steps, 11 + i));
+    m.logits(seqs[i].data(), 1, (int)seqs[i].size(), AttnPath::Absorbed, full[i]);
+  }
+  for (AttnPath path : kPaths) {
+    Model::DecodeCache cache = m.new_cache(3, 12 + steps, path);
+    cache.T = 12;
+    std::vector<float> pre, step;
+    double worst = 0;
+    for (int i = 0; i < 3; i++) {
+      m.prefill(cache, i, 1, seqs[i].data(), lens[i], pre);
+      EXPECT_EQ(cache.start[i], 12 - lens[i]);
+      worst = std::max(worst, rel_diff(pre.data() + (size_t)(lens[i] - 1) * V,
+                                       full[i].data() + (size_t)(lens[i] - 1) * V, V));
+    }
+    for (int s = 0; s < steps; s++) {
+      const int32_t next[3] = {seqs[0][lens[0] + s], seqs[1][lens[1] + s], seqs[2][lens[2] + s]};
+      m.decode_step(cache, next, step);
+      for (int i = 0; i < 3; i++)
+        worst = std::max(worst, rel_diff(step.data() + (size_t)i * V, full[i].data() + (size_t)(lens[i] + s) * V, V));
+    }
+    EXPECT_LT(worst, 1e-4) << name(path);
+  }
+}
+
+TEST(DecodeCache, RollingBackDiscardsTheNewestSlot) {
+  const RunConfig c = micro();
+  Model m(c.model, kernels::cpu_ops());
+  m.init_weights(9);
+  const int V = c.model.vocab_size;
+  auto seq = random_tokens(14, 21);  // prompt 12, then [seq[12], wrong] rolled back to [seq[12], seq[13]]
+  std::vector<float> full, step;
+  m.logits(seq.data(), 1, 14, AttnPath::Absorbed, full);
+  for (AttnPath path : kPaths) {
+    Model::DecodeCache cache = m.new_cache(1, 16, path);
+    cache.T = 12;
+    m.prefill(cache, 0, 1, seq.data(), 12, step);
+    const int32_t guess[2] = {seq[12], (seq[13] + 1) % V};
+    m.decode(cache, guess, 2, step);
+    cache.T--;  // the guess was wrong
+    m.decode_step(cache, &seq[13], step);
+    EXPECT_LT(rel_diff(step.data(), full.data() + (size_t)13 * V, V), 1e-4) << name(path);
+  }
+}
+
+TEST(DecodeCache, BadCallsAreInvalidArguments) {
+  const RunConfig c = micro();
+  Model m(c.model, kernels::cpu_ops());
+  m.init_weights(1);
+  std::vector<float> out;
+  Model::DecodeCache cache = m.new_cache(1, 3);
+  const int32_t toks[3] = {1, 2, 3}, bad = 264;
+  EXPECT_THROW(m.decode_step(cache, &bad, out), InvalidArgument);
+  EXPECT_THROW(m.prefill(cache, 0, 1, toks, 2, out), InvalidArgument) << "cache.T is 0: no room to right-align";
+  m.decode(cache, toks, 3, out);
+  EXPECT_THROW(m.decode_step(cache, toks, out), InvalidArgument) << "full";
+  Model::DecodeCache mtp = m.new_mtp_cache(1, 4);
+  EXPECT_THROW(m.decode_step(mtp, toks, out), InvalidArgument) << "an MTP cache is not the main model's";
+  EXPECT_THROW(m.new_cache(0, 4), InvalidArgument);
+  EXPECT_THROW(m.new_cache(1, c.model.max_position_embeddings + 1), InvalidArgument);
+  RunConfig no_mtp = micro();
+  no_mtp.model.num_nextn_predict_layers = 0;
+  Model plain(no_mtp.model, kernels::cpu_ops());
+  EXPECT_THROW(plain.new_mtp_cache(1, 4), InvalidArgument);
+}
+
+TEST(DecodeMtp, DraftLogitsMatchTheTrainingForward) {
+  // the MTP loss of the training forward, recomputed from mtp_decode's logits
+  const RunConfig c = micro();
+  Model m(c.model, kernels::cpu_ops());
+  m.init_weights(4);
+  const int T = 20, V = c.model.vocab_size;
+  const auto seq = random_tokens(T + 1, 8);
+  Batch b;
+  b.B = 1;
+  b.T = T;
+  b.inputs.assign(seq.begin(), seq.end() - 1);
+  b.targets.assign(seq.begin() + 1, seq.end());
+  b.mask.assign(T, 1.0f);
+  const LossParts lp = m.forward_loss(b);
+  for (AttnPath path : kPaths) {
+    Model::DecodeCache cache = m.new_cache(1, T, path);
+    cache.T = T;
+    std::vector<float> logits, hidden, draft;
+    m.prefill(cache, 0, 1, b.inputs.data(), T, logits, &hidden);
+    // position i reads (h_i, t_{i+1}) and predicts t_{i+2}, for i < T − 1; fed 7 + 12
+    Model::DecodeCache mc = m.new_mtp_cache(1, T, path);
+    std::vector<float> all, part;
+    m.mtp_decode(mc, hidden.data(), b.inputs.data() + 1, 7, part);
+    all = part;
+    m.mtp_decode(mc, hidden.data() + (size_t)7 * c.model.hidden_size, b.inputs.data() + 8, T - 8, part);
+    all.insert(all.end(), part.begin(), part.end());
+    double ce = 0;
+    for (int i = 0; i + 1 < T; i++) {
+      const float* l = all.data() + (size_t)i * V;
+      double mx = *std::max_element(l, l + V), z = 0;
+      for (int v = 0; v < V; v++) z += std::exp(l[v] - mx);
+      ce += mx + std::log(z) - l[b.targets[i + 1]];
+    }
+    ce /= T - 1;
+    EXPECT_NEAR(ce, lp.mtp[0], 1e-4 * lp.mtp[0]) << name(path);
+  }
+}
+
+// micro after 60 pretraining steps: its MTP module drafts well enough to be accepted often
+Model& trained_micro() {
+  static const RunConfig c = load_config("micro");
+  static Model model(c.model, kernels::cpu_ops());
+  static const bool trained = [] {
+    model.init_weights(c.train.seed);
+    PretrainStage stage(c, model, kernels::cpu_ops());
+    for (int i = 0; i < 60; i++) stage.step();
+    return true;
+  }();
+  (void)trained;
+  return model;
+}
+
+TEST(DecodeSpeculative, GreedyIsTokenForTokenPlainGreedy) {
+  const RunConfig rc = micro(0.02);
+  Model random_model(rc.model, kernels::cpu_ops());
+  random_model.init_weights(3);
+  int drafted = 0, accepted = 0;
+  for (Model* m : {&trained_micro(), &random_model})
+    for (const std::string prompt : {"<bos>12 + 345 = ", "<bos>count: 41 42 43", "<bos>sort: 9 3 7 ->"})
+      for (AttnPath path : kPaths) {
+        SamplingConfig s;
+        s.temperature = 0;
+        s.max_new_tokens = 64;
+        s.attention = path;
+        const auto plain = sample(*m, prompt, 2, s);
+        s.speculative = true;
+        std::vector<std::string> streamed(2);
+        const auto spec = sample(*m, prompt, 2, s, [&](int k, const std::string& p) { streamed[k] += p; });
+        ASSERT_EQ(spec.size(), 2u);
+        for (int k = 0; k < 2; k++) {
+          EXPECT_EQ(spec[k].tokens, plain[k].tokens) << prompt << " " << name(path);
+          EXPECT_EQ(spec[k].text, plain[k].text);
+          EXPECT_EQ(spec[k].truncated, plain[k].truncated);
+          EXPECT_EQ(streamed[k].substr(0, spec[k].text.size()), spec[k].text);
+          EXPECT_EQ(plain[k].drafted, 0);
+        }
+        EXPECT_GT(spec[0].drafted, 0);
+        EXPECT_LE(spec[0].accepted, spec[0].drafted);
+        drafted += spec[0].drafted;
+        accepted += spec[0].accepted;
+      }
+  // both branches ran: drafts accepted (two tokens a pass) and drafts rolled back
+  EXPECT_GT(accepted, 0);
+  EXPECT_LT(accepted, drafted);
+}
+
+TEST(DecodeSpeculative, NeedsGreedyAndAnMtpModule) {
+  const RunConfig c = micro();
+  Model m(c.model, kernels::cpu_ops());
+  m.init_weights(2);
+  SamplingConfig s;
+  s.speculative = true;
+  s.max_new_tokens = 4;
+  EXPECT_THROW(sample(m, "<bos>1 + 1 = ", 1, s), InvalidArgument) << "temperature 1";
+  s.temperature = 0;
+  RunConfig no_mtp = c;
+  no_mtp.model.num_nextn_predict_layers = 0;
+  Model plain(no_mtp.model, kernels::cpu_ops());
+  plain.init_weights(2);
+  EXPECT_THROW(sample(plain, "<bos>1 + 1 = ", 1, s), InvalidArgument);
+}
+
+TEST(DecodeBatch, RowsEqualPerPromptSamples) {
+  Model& m = trained_micro();
+  const std::vector<std::string> prompts = {"<bos>7 * 8 = ", "<bos>count: 10 11 12 13 14", "<bos>sort: 5 1 ->"};
+  const int K = 2;
+  for (AttnPath path : kPaths) {
+    SamplingConfig s;
+    s.temperature = 1.0;
+    s.top_k = 40;
+    s.max_new_tokens = 24;
+    s.seed = 77;
+    s.attention = path;
+    std::vector<std::string> streamed(prompts.size() * K);
+    const auto batch = sample_batch(m, prompts, K, s, [&](int row, const std::string& p) { streamed[row] += p; });
+    ASSERT_EQ(batch.size(), prompts.size() * K);
+    bool some_differ = false;
+    for (size_t i = 0; i < prompts.size(); i++) {
+      SamplingConfig si = s;
+      si.seed = s.seed + i * 1000003ull;
+      const auto one = sample(m, prompts[i], K, si);
+      for (int k = 0; k < K; k++) {
+        const Completion& b = batch[i * K + k];
+        EXPECT_EQ(b.tokens, one[k].tokens) << "prompt " << i << " sample " << k << " " << name(path);
+        EXPECT_EQ(b.text, one[k].text);
+        EXPECT_EQ(b.truncated, one[k].truncated);
+        EXPECT_EQ(streamed[i * K + k].substr(0, b.text.size()), b.text);
+      }
+      some_differ = some_differ || one[0].tokens != one[1].tokens;
+    }
+    EXPECT_TRUE(some_differ) << "the samples of a prompt are not all the same draw";
+  }
+  SamplingConfig s;
+  EXPECT_THROW(sample_batch(m, {}, 2, s), InvalidArgument);
+  EXPECT_THROW(sample_batch(m, {"<bos>1", ""}, 2, s), InvalidArgument);
+  EXPECT_THROW(sample_batch(m, {"<bos>1"}, 0, s), InvalidArgument);
+}
+
+TEST(DecodeBench, MicroGivesPositiveFigures) {
+  RunConfig c = load_config("micro");
+  c.curriculum.eval_problems = 3;
+  Model m(c.model, kernels::cpu_ops());
+  m.init_weights(1);
+  const DecodeBench r = bench_decode(m, c, 48, 2, 4, true);
+  for (double v : {r.tokens_per_s_absorbed, r.tokens_per_s_naive, r.speedup, r.tokens_per_s_greedy,
+                   r.tokens_per_s_speculative, r.mtp_speedup})
+    EXPECT_GT(v, 0.0);
+  EXPECT_EQ(r.kv_bytes_per_token_mla, m.kv_bytes_per_token(true));
+  EXPECT_EQ(r.kv_bytes_per_token_mha, m.kv_bytes_per_token(false));
+  EXPECT_GT(r.mtp_drafted, 0);
+  EXPECT_GE(r.mtp_acceptance, 0.0);
+  EXPECT_LE(r.mtp_acceptance, 1.0);
+  EXPECT_TRUE(r.mtp_same_tokens);
+  const std::string j = r.to_json();
+  for (const char* key : {"tokens_per_s_absorbed", "tokens_per_s_naive", "speedup", "kv_bytes_per_token_mla",
+                          "kv_bytes_per_token_mha", "context", "batch", "mtp_acceptance", "mtp_speedup"})
+    EXPECT_NE(j.find(std::string("\"") + key + "\""), std::string::npos) << key;
+  EXPECT_THROW(bench_decode(m, c, c.model.max_position_embeddings, 1, 4, false), InvalidArgument);
+}
+
+// `aha ARGS` → exit code and stdout + stderr
+std::pair<int, std::string> aha_cli(const std::string& args) {
+  FILE* p = popen((std::string(AHA_BIN) + " " + args + " 2>&1").c_str(), "r");
+  std::string out;
+  std::array<char, 4096> buf;
+  while (size_t n = fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
+  const int status = pclose(p);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+TEST(DecodeBench, CommandLinePrintsOneJsonObjectOrAClearError) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("aha_decode_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  ASSERT_EQ(aha_cli("init micro --out " + dir.string()).first, 0);
+  auto [code, out] = aha_cli("bench decode " + dir.string() + " --context 24 --batch 2 --new-tokens 3 --mtp --json");
+  ASSERT_EQ(code, 0) << out;
+  const auto j = nlohmann::json::parse(out.substr(out.find('{')));
+  EXPECT_EQ(j["context"], 24);
+  EXPECT_EQ(j["batch"], 2);
+  EXPECT_GT(j["tokens_per_s_absorbed"].get<double>(), 0);
+  EXPECT_GT(j["tokens_per_s_naive"].get<double>(), 0);
+  EXPECT_TRUE(j.contains("mtp_acceptance"));
+  std::tie(code, out) = aha_cli("bench decode " + dir.string() + " --context 24 --new-tokens 3");
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("tokens/s"), std::string::npos) << out;
+  std::tie(code, out) = aha_cli("bench decode " + dir.string() + " --context 1000 --json");
+  EXPECT_NE(code, 0);
+  EXPECT_NE(out.find("max_position_embeddings"), std::string::npos) << out;
+  std::tie(code, out) = aha_cli("bench decode " + (dir / "missing").string() + " --json");
+  EXPECT_NE(code, 0);
+  EXPECT_NE(out.find("missing"), std::string::npos) << out;
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace aha
