@@ -54,7 +54,11 @@ struct DecodeBench {
   int context = 0, batch = 0, new_tokens = 0, threads = 0;
   bool mtp = false;
   // with mtp: greedy generation of arithmetic answers, batch 1, with and without drafts
-  double mtp_acceptance = 0, mtp_speedup = 0, tokens_per_s_greedy = 0, tokens_per_s_speculative = 0;
+  // mtp_speedup: decoding time, plain over speculative, after the prompt's prefill (which
+  // both share; the MTP module's own pass over the prompt counts against speculation);
+  // mtp_speedup_end_to_end: the same including the prefill
+  double mtp_acceptance = 0, mtp_speedup = 0, mtp_speedup_end_to_end = 0, tokens_per_s_greedy = 0,
+         tokens_per_s_speculative = 0;
   int64_t mtp_drafted = 0, mtp_accepted = 0, mtp_tokens = 0;
   bool mtp_same_tokens = true;  // speculative output equal to plain greedy, token for token
   std::string mtp_prompt = "r1";  // "compact" when some R1 prompt did not fit (see below)

@@ -73,7 +73,8 @@ std::vector<OpCase> cases() {
                  o.rope(y.data(), ld, 16, R, pos.data(), H, T * H, 10000.0f, true);
                  return std::vector<Vec>{x, y};
                }});
-  for (auto [Hkv, Tq] : {std::pair{4, 70}, {1, 70}, {2, 70}, {1, 1}, {4, 13}})
+  // Tq <= 4 against 70 keys: the decoding kernel
+  for (auto [Hkv, Tq] : {std::pair{4, 70}, {1, 70}, {2, 70}, {1, 1}, {4, 13}, {4, 1}, {1, 2}, {4, 2}, {2, 4}, {1, 4}})
     c.push_back({"attention_Hkv" + std::to_string(Hkv) + "_Tq" + std::to_string(Tq), 1e-4, [Hkv, Tq](Ops& o) {
                    AttnShape s = attn_shape(2, 70, 4, Hkv, 20, 12, Tq);
                    Vec q = random_vec((size_t)s.B * s.Tq * s.ldq, 1), k = random_vec((size_t)s.B * s.Tk * s.ldk, 2),

@@ -223,6 +223,7 @@ void CpuOps::rope(float* x, int ld, int off, int R, const int* pos, int rows_per
 // a block multiplies only against the keys it can see, and inside it the tiles above
 // the diagonal are skipped.
 constexpr int kQBlock = 64;
+constexpr int kDecodeQueries = 4;  // at most this many queries per sequence: decode_attention
 
 namespace {
 // dst[D, T] = src[T, D] (row stride lds) transposed, so a key block is a row-major operand.
@@ -232,8 +233,78 @@ void transpose(float* dst, const float* src, int T, int D, int lds) {
 }
 }  // namespace
 
+namespace {
+// Scores of R query vectors q_r (row stride ldq, Dk values) against one key row kj, only
+// for the queries that can see key j (query t sees keys [0, Tk − Tq + t]).
+AHA_CLONES void decode_scores(float* S, int Tk, const float* q, long ldq_t, long ldq_h, int Tq, int nh,
+                              const float* kj, int j, int Dk, int vis0, float scale) {
+  for (int t = 0; t < Tq; t++) {
+    if (j > vis0 + t) continue;
+    for (int hh = 0; hh < nh; hh++) {
+      const float* qv = q + t * ldq_t + hh * ldq_h;
+      float acc = 0.0f;
+#pragma omp simd reduction(+ : acc)
+      for (int d = 0; d < Dk; d++) acc += qv[d] * kj[d];
+      S[(size_t)(t * nh + hh) * Tk + j] = acc * scale;
+    }
+  }
+}
+
+// o_r += p_rj · vj for the queries that see key j.
+AHA_CLONES void decode_accumulate(float* out, long ldo_t, long ldo_h, const float* S, int Tk, int Tq, int nh,
+                                  const float* vj, int j, int Dv, int vis0) {
+  for (int t = 0; t < Tq; t++) {
+    if (j > vis0 + t) continue;
+    for (int hh = 0; hh < nh; hh++) {
+      const float p = S[(size_t)(t * nh + hh) * Tk + j];
+      float* o = out + t * ldo_t + hh * ldo_h;
+#pragma omp simd
+      for (int d = 0; d < Dv; d++) o[d] += p * vj[d];
+    }
+  }
+}
+}  // namespace
+
+// Decoding: a few new queries against a long cache. The training kernel's per-head
+// transposes cost as much as the products here (O(Tk·Dk) either way) and, with MQA (the
+// absorbed latent cache), would re-read the one shared key row for every head. Here each
+// key and value row is read once for every query vector that uses it — which is what
+// makes MLA's small latent cache fast to decode from: one 80-float row serves all heads.
+void CpuOps::decode_attention(float* out, float* lse, const float* q, const float* k, const float* v,
+                              const AttnShape& s) {
+  const int group = s.H / s.Hkv, nt = omp_get_max_threads();
+  // work items: (batch, kv head, slice of its heads); slice the heads only as far as it
+  // takes to give every thread work (each slice reads the keys once)
+  const int base = s.B * s.Hkv;
+  const int slices = base >= nt ? 1 : std::min(group, (nt + base - 1) / base);
+  const int items = base * slices;
+  const size_t per = (size_t)s.Tq * group * s.Tk;
+  std::vector<float> scratch(per * std::min(nt, items));  // allocated outside the region
+  const int vis0 = s.Tk - s.Tq;
+#pragma omp parallel for num_threads(std::min(nt, items)) schedule(static)
+  for (int it = 0; it < items; it++) {
+    const int b = it / (s.Hkv * slices), g = (it / slices) % s.Hkv, c = it % slices;
+    const int h0 = g * group + c * group / slices, h1 = g * group + (c + 1) * group / slices, nh = h1 - h0;
+    float* S = scratch.data() + per * omp_get_thread_num();
+    const float* K = k + (size_t)b * s.Tk * s.ldk + (size_t)g * s.Dk;
+    const float* V = v + (size_t)b * s.Tk * s.ldv + (size_t)g * s.Dv;
+    const float* Q = q + (size_t)b * s.Tq * s.ldq + (size_t)h0 * s.Dk;
+    float* O = out + (size_t)b * s.Tq * s.ldo + (size_t)h0 * s.Dv;
+    for (int j = 0; j < s.Tk; j++)
+      decode_scores(S, s.Tk, Q, s.ldq, s.Dk, s.Tq, nh, K + (size_t)j * s.ldk, j, s.Dk, vis0, s.scale);
+    for (int t = 0; t < s.Tq; t++)
+      for (int hh = 0; hh < nh; hh++) {
+        lse[((size_t)b * s.H + h0 + hh) * s.Tq + t] = softmax_row(S + (size_t)(t * nh + hh) * s.Tk, vis0 + t + 1);
+        std::fill(O + (size_t)t * s.ldo + (size_t)hh * s.Dv, O + (size_t)t * s.ldo + (size_t)(hh + 1) * s.Dv, 0.0f);
+      }
+    for (int j = 0; j < s.Tk; j++)
+      decode_accumulate(O, s.ldo, s.Dv, S, s.Tk, s.Tq, nh, V + (size_t)j * s.ldv, j, s.Dv, vis0);
+  }
+}
+
 void CpuOps::attention_forward(float* out, float* lse, const float* q, const float* k,
                                const float* v, const AttnShape& s) {
+  if (s.Tq <= kDecodeQueries && s.Tk >= 4 * s.Tq) return decode_attention(out, lse, q, k, v, s);
   const int group = s.H / s.Hkv;
   const int BH = s.B * s.H;
   // Scratch is allocated before the parallel region: an exception (bad_alloc) thrown

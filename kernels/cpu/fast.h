@@ -26,6 +26,10 @@ class CpuOps : public ReferenceOps {
   void xent_backward(float* dlogits, const float* logits, const int32_t* target, const float* dloss, int N, int V) override;
   void adamw(float* p, const float* g, float* m, float* v, size_t n, float lr, float b1, float b2, float eps, float wd, float bc1, float bc2, float gscale) override;
   double sumsq(const float* x, size_t n) override;
+
+ private:
+  // attention_forward for a few queries against a long cache (decoding)
+  void decode_attention(float* out, float* lse, const float* q, const float* k, const float* v, const AttnShape& s);
 };
 
 }  // namespace aha::kernels
