@@ -98,30 +98,43 @@ StepReport GrpoStage::step() {
   int dropped = 0;
   int64_t gen_tokens = 0;
   const int64_t max_draws = (int64_t)P * (1 + (g.dynamic_sampling ? g.max_resample : 0));
-  for (int64_t draws = 0; (int)groups.size() < P && draws < max_draws; draws++) {
-    Group gr;
-    gr.problem = problems_[(size_t)(drawn_ % (int64_t)problems_.size())];
-    gr.prompt = r1_prompt(gr.problem.question);
+  int64_t draws = 0;
+  while ((int)groups.size() < P && draws < max_draws) {
+    // one generation round: every missing group at once, all rows in one decode batch
+    const int want = (int)std::min<int64_t>(P - (int64_t)groups.size(), max_draws - draws);
+    std::vector<Group> round(want);
+    std::vector<std::string> contexts;
+    for (Group& gr : round) {
+      gr.problem = problems_[(size_t)((drawn_ + (int64_t)contexts.size()) % (int64_t)problems_.size())];
+      gr.prompt = r1_prompt(gr.problem.question);
+      contexts.push_back(context_of(gr.prompt));
+    }
+    // prompt i of the round samples from seed + (drawn_ + i)·1000003 (sample_batch's rule)
     sc.seed = cfg_.train.seed * 0x9E3779B97F4A7C15ull + (uint64_t)drawn_ * 1000003ull;
-    drawn_++;
     const int base = (int)groups.size() * G;
     std::function<void(int, const std::string&)> sink;
-    if (on_token) sink = [&](int i, const std::string& piece) { on_token(base + i, piece); };
-    gr.completions = sample(model_, context_of(gr.prompt), G, sc, sink);
-    if ((int)gr.completions.size() != G)
-      throw_internal(__FILE__, __LINE__, "grpo: prompt " + gr.problem.id + " got " +
-                                             std::to_string(gr.completions.size()) + " completions, not " + std::to_string(G));
-    double lo = INFINITY, hi = -INFINITY;
-    for (const Completion& c : gr.completions) {
-      gr.rewards.push_back(reward_fn ? reward_fn(gr.problem, c.text) : combined_reward(gr.problem, c.text, rw));
-      lo = std::min(lo, gr.rewards.back().total);
-      hi = std::max(hi, gr.rewards.back().total);
-      gen_tokens += (int64_t)c.tokens.size();
+    if (on_token) sink = [&](int row, const std::string& piece) { on_token(base + row, piece); };
+    std::vector<Completion> all = sample_batch(model_, contexts, G, sc, sink);
+    drawn_ += want;
+    draws += want;
+    if ((int64_t)all.size() != (int64_t)want * G)
+      throw_internal(__FILE__, __LINE__, "grpo: " + std::to_string(want) + " prompts got " + std::to_string(all.size()) +
+                                             " completions, not " + std::to_string(want * G));
+    for (int i = 0; i < want; i++) {
+      Group& gr = round[i];
+      gr.completions.assign(all.begin() + (size_t)i * G, all.begin() + (size_t)(i + 1) * G);
+      double lo = INFINITY, hi = -INFINITY;
+      for (const Completion& c : gr.completions) {
+        gr.rewards.push_back(reward_fn ? reward_fn(gr.problem, c.text) : combined_reward(gr.problem, c.text, rw));
+        lo = std::min(lo, gr.rewards.back().total);
+        hi = std::max(hi, gr.rewards.back().total);
+        gen_tokens += (int64_t)c.tokens.size();
+      }
+      gr.zero_std = hi - lo <= 1e-12;
+      // dynamic sampling drops a group that carries no signal, unless no draws are left
+      if (g.dynamic_sampling && gr.zero_std && draws < max_draws) { dropped++; continue; }
+      if ((int)groups.size() < P) groups.push_back(std::move(gr));
     }
-    gr.zero_std = hi - lo <= 1e-12;
-    const bool last_chance = draws + (P - (int64_t)groups.size()) >= max_draws;
-    if (g.dynamic_sampling && gr.zero_std && !last_chance) { dropped++; continue; }
-    groups.push_back(std::move(gr));
   }
   const double gen_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
