@@ -402,3 +402,24 @@ TEST(GrpoRun, PretrainSftGrpoInOneRunAllRecorded) {
 
 }  // namespace
 }  // namespace aha
+
+namespace aha {
+namespace {
+TEST(GrpoStage, DynamicSamplingDropsGroupsThatAllAgreeAndRefills) {
+  RunConfig c = grpo_config(1);
+  c.grpo.dynamic_sampling = true;
+  c.grpo.max_resample = 2;
+  Model m(c.model, kernels::cpu_ops());
+  m.init_weights(14);
+  GrpoStage st(c, m, kernels::cpu_ops());
+  // no group carries a signal: rounds of P = 2 prompts are drawn and dropped until the
+  // draws run out (P · (1 + max_resample) = 6), and the last round is kept
+  st.reward_fn = [](const Problem&, const std::string&) { return RewardBreakdown{}; };
+  const StepReport rep = st.step();
+  EXPECT_EQ(rep.traces.size(), 16u);  // still P groups of G
+  EXPECT_EQ(rep.metrics.at("dynamic_sampling/dropped_groups"), 4.0);
+  EXPECT_EQ(rep.metrics.at("frac_reward_zero_std"), 1.0);
+  EXPECT_EQ(rep.metrics.at("policy_loss"), 0.0);  // zero advantages: no policy gradient
+}
+}  // namespace
+}  // namespace aha
