@@ -72,8 +72,9 @@ bool ProgressBar::handle(const Event& e) {
       return true;
     case Event::Kind::Finished:
       if (rl_)
-        std::fprintf(stderr, "%sfinished: %lld steps in %s, reward %.3f, held-out pass@1 %.3f\n", tty_ ? "\n" : "",
-                     (long long)e.step, duration(e.wall_s).c_str(), loss_, eval_);
+        std::fprintf(stderr, "%sfinished: %lld steps in %s, reward %.3f%s\n", tty_ ? "\n" : "", (long long)e.step,
+                     duration(e.wall_s).c_str(), loss_,
+                     eval_ >= 0 ? (", held-out pass@1 " + std::to_string(eval_).substr(0, 5)).c_str() : "");
       else
         std::fprintf(stderr, "finished: %lld steps in %s, final loss %.4f, eval loss %.4f\n",
                      (long long)e.step, duration(e.wall_s).c_str(), loss_, eval_);
