@@ -44,19 +44,19 @@ bool ProgressBar::handle(const Event& e) {
         first_loss_ = true;
         eval_ = -1;
       }
-      rl_ = e.metrics.count("reward") > 0;
+      // smoothed headline values: the first as is, then an exponential average
+      const auto smooth = [&](double& into, const char* key) {
+        const auto it = e.metrics.find(key);
+        if (it == e.metrics.end()) return;
+        into = first_loss_ ? it->second : 0.9 * into + 0.1 * it->second;
+      };
+      rl_ = e.metrics.count("reward") > 0;  // GRPO: reward, accuracy, length
       if (rl_) {
-        const auto get = [&](const char* k) { auto i = e.metrics.find(k); return i == e.metrics.end() ? 0.0 : i->second; };
-        loss_ = first_loss_ ? get("reward") : 0.9 * loss_ + 0.1 * get("reward");
-        acc_ = first_loss_ ? get("accuracy") : 0.9 * acc_ + 0.1 * get("accuracy");
-        len_ = first_loss_ ? get("completions/mean_length") : 0.9 * len_ + 0.1 * get("completions/mean_length");
-        first_loss_ = false;
+        smooth(acc_, "accuracy");
+        smooth(len_, "completions/mean_length");
       }
-      auto it = e.metrics.find("loss");
-      if (!rl_ && it != e.metrics.end()) {
-        loss_ = first_loss_ ? it->second : 0.9 * loss_ + 0.1 * it->second;  // smoothed
-        first_loss_ = false;
-      }
+      smooth(loss_, rl_ ? "reward" : "loss");
+      first_loss_ = false;
       if (auto t = e.metrics.find("tokens_per_s"); t != e.metrics.end())
         tps_ = tps_ == 0 ? t->second : 0.8 * tps_ + 0.2 * t->second;
       draw(e);

@@ -33,6 +33,12 @@ std::string EvalResult::to_json() const {
   return j.dump();
 }
 
+std::string aha_spans_json(const std::vector<AhaSpan>& spans) {
+  nlohmann::json sp = nlohmann::json::array();
+  for (const auto& a : spans) sp.push_back({a.begin, a.end, a.kind});
+  return sp.dump();
+}
+
 EvalResult evaluate_task(Model& m, const std::vector<Example>& problems, const std::string& task, int samples,
                          const SamplingConfig& s, const std::function<void(int, int)>& progress) {
   const auto t0 = std::chrono::steady_clock::now();
@@ -71,9 +77,7 @@ EvalResult evaluate_task(Model& m, const std::vector<Example>& problems, const s
       t.completion = c.text;
       t.group_id = (int64_t)i;
       t.rewards = {{"accuracy", acc.value}, {"format", fmt.value}};
-      nlohmann::json sp = nlohmann::json::array();
-      for (const auto& a : spans) sp.push_back({a.begin, a.end, a.kind});
-      t.aha_spans_json = sp.dump();
+      t.aha_spans_json = aha_spans_json(spans);
       t.language_share = ex.language == "zh" ? mix.cjk_share : mix.latin_share;
       t.truncated = c.truncated;
       r.traces.push_back(std::move(t));

@@ -10,6 +10,7 @@
 #include "engine/curriculum.h"
 #include "engine/generate.h"
 #include "engine/model.h"
+#include "engine/rewards.h"
 #include "engine/store.h"
 
 namespace aha {
@@ -25,6 +26,9 @@ struct EvalResult {
   std::map<std::string, double> metrics() const;  // "eval/TASK/pass@1", ...
   std::string to_json() const;
 };
+
+// The aha spans of a completion as the run store keeps them: [[begin, end, kind], ...].
+std::string aha_spans_json(const std::vector<AhaSpan>& spans);
 
 EvalResult evaluate_task(Model& m, const std::vector<Example>& problems, const std::string& task, int samples,
                          const SamplingConfig& s, const std::function<void(int, int)>& progress = {});

@@ -21,17 +21,16 @@ LossAgg loss_agg_from(const std::string& s) {
                         "' is not one of \"seq-mean-token-mean\", \"token-mean\", \"seq-mean-token-sum-norm\"");
 }
 
-namespace {
-// Bessel-corrected standard deviation of v[0, n) (0 for n < 2).
-double std_dev(const double* v, int n) {
-  if (n < 2) return 0.0;
-  double mean = 0;
-  for (int i = 0; i < n; i++) mean += v[i] / n;
+MeanStd mean_std(const double* v, size_t n) {
+  MeanStd r;
+  if (n == 0) return r;
+  for (size_t i = 0; i < n; i++) r.mean += v[i] / (double)n;
+  if (n < 2) return r;
   double ss = 0;
-  for (int i = 0; i < n; i++) ss += (v[i] - mean) * (v[i] - mean);
-  return std::sqrt(ss / (n - 1));
+  for (size_t i = 0; i < n; i++) ss += (v[i] - r.mean) * (v[i] - r.mean);
+  r.std = std::sqrt(ss / (double)(n - 1));
+  return r;
 }
-}  // namespace
 
 std::vector<double> grpo_advantages(const std::vector<double>& r, int G, AdvantageMode mode, bool scale_batch,
                                     double eps) {
@@ -42,9 +41,8 @@ std::vector<double> grpo_advantages(const std::vector<double>& r, int G, Advanta
     if (!std::isfinite(v)) throw NumericError("grpo_advantages: a reward is not finite");
   std::vector<double> a(r.size());
   for (size_t g0 = 0; g0 < r.size(); g0 += G) {
-    double mean = 0;
-    for (int i = 0; i < G; i++) mean += r[g0 + i] / G;
-    const double sd = mode == AdvantageMode::Group ? std_dev(&r[g0], G) : 0.0;
+    const MeanStd ms = mean_std(&r[g0], (size_t)G);
+    const double mean = ms.mean, sd = mode == AdvantageMode::Group ? ms.std : 0.0;
     for (int i = 0; i < G; i++) {
       const double c = r[g0 + i] - mean;
       // a group whose rewards all agree carries no signal: exactly 0, not c/eps noise
@@ -52,7 +50,7 @@ std::vector<double> grpo_advantages(const std::vector<double>& r, int G, Advanta
     }
   }
   if (scale_batch) {
-    const double sd = std_dev(a.data(), (int)a.size());
+    const double sd = mean_std(a).std;
     for (double& v : a) v = sd > 0 ? v / (sd + eps) : 0.0;
   }
   return a;

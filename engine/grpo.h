@@ -23,6 +23,12 @@ enum class LossAgg {
 AdvantageMode advantage_mode_from(const std::string& s);  // "group" | "dr_grpo"; InvalidArgument
 LossAgg loss_agg_from(const std::string& s);              // the strings above; InvalidArgument
 
+// Mean and Bessel-corrected standard deviation of v[0, n) (std 0 for n < 2), the std
+// TRL and verl use for group advantages.
+struct MeanStd { double mean = 0, std = 0; };
+MeanStd mean_std(const double* v, size_t n);
+inline MeanStd mean_std(const std::vector<double>& v) { return mean_std(v.data(), v.size()); }
+
 // rewards[P·G], group g = rewards[g·G, (g+1)·G). Returns the advantage of each completion.
 // scale_batch divides every advantage by the batch's std (after the group step; "Lite
 // PPO"); groups whose rewards all agree get advantage 0. eps guards the division.

@@ -6,7 +6,6 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
-#include <nlohmann/json.hpp>
 #include <numeric>
 
 #include "engine/error.h"
@@ -233,15 +232,9 @@ StepReport GrpoStage::step() {
   // ---- metrics (TRL's names where they exist) and traces ----
   StepReport rep;
   auto& mt = rep.metrics;
-  const auto mean_std = [](const std::vector<double>& v) {
-    double m = 0, ss = 0;
-    for (double x : v) m += x / v.size();
-    for (double x : v) ss += (x - m) * (x - m);
-    return std::pair{m, v.size() > 1 ? std::sqrt(ss / (v.size() - 1)) : 0.0};
-  };
-  const auto [rmean, rstd] = mean_std(rewards);
-  mt["reward"] = rmean;
-  mt["reward_std"] = rstd;
+  const MeanStd rms = mean_std(rewards);
+  mt["reward"] = rms.mean;
+  mt["reward_std"] = rms.std;
   std::map<std::string, std::vector<double>> parts;
   double correct = 0, formatted = 0, lmin = 1e18, lmax = 0, lsum = 0, truncated = 0, mixed = 0, switched = 0, aha = 0, zero_std = 0;
   int64_t group_base = (state_.step - 1) * P;
@@ -250,10 +243,16 @@ StepReport GrpoStage::step() {
     const Completion& c = gr.completions[i % G];
     const RewardBreakdown& rb = gr.rewards[i % G];
     for (const auto& [k, v] : rb.parts) parts[k].push_back(v.value);
-    const RewardResult acc = accuracy_reward(gr.problem, c.text);
-    const RewardResult fmt = format_reward(c.text);
-    correct += acc.value > 0.5;
-    formatted += fmt.value > 0.5;
+    // accuracy and format as combined_reward scored them (computed here only when the
+    // reward was TinyZero's or a custom one)
+    const auto part = [&](const char* k, const auto& compute) {
+      const auto it = rb.parts.find(k);
+      return it != rb.parts.end() ? it->second.value : compute().value;
+    };
+    const double acc = part("accuracy", [&] { return accuracy_reward(gr.problem, c.text); });
+    const double fmt = part("format", [&] { return format_reward(c.text); });
+    correct += acc > 0.5;
+    formatted += fmt > 0.5;
     const double len = (double)c.tokens.size();
     lmin = std::min(lmin, len);
     lmax = std::max(lmax, len);
@@ -272,21 +271,19 @@ StepReport GrpoStage::step() {
     t.prompt = gr.prompt;
     t.completion = c.text;
     t.group_id = group_base + i / G;
-    t.rewards = {{"total", rb.total}, {"accuracy", acc.value}, {"format", fmt.value}};
+    t.rewards = {{"total", rb.total}, {"accuracy", acc}, {"format", fmt}};
     for (const auto& [k, v] : rb.parts) t.rewards[k] = v.value;
     t.advantage = adv[i];
-    nlohmann::json sp = nlohmann::json::array();
-    for (const auto& a : spans) sp.push_back({a.begin, a.end, a.kind});
-    t.aha_spans_json = sp.dump();
+    t.aha_spans_json = aha_spans_json(spans);
     t.language_share = mix.latin_share;
     t.truncated = c.truncated;
     rep.traces.push_back(std::move(t));
   }
   for (const Group& gr : groups) zero_std += gr.zero_std;
   for (const auto& [k, v] : parts) {
-    const auto [m, sd] = mean_std(v);
-    mt["rewards/" + k + "/mean"] = m;
-    mt["rewards/" + k + "/std"] = sd;
+    const MeanStd ms = mean_std(v);
+    mt["rewards/" + k + "/mean"] = ms.mean;
+    mt["rewards/" + k + "/std"] = ms.std;
   }
   mt["accuracy"] = correct / S;
   mt["format_rate"] = formatted / S;
