@@ -196,7 +196,6 @@ StepReport GrpoStage::step() {
   pl.max_len = g.max_new_tokens;
   if (n_scored > 0) {
     for (Micro& m : micros) {
-      if (g.updates_per_batch > 1) model_.token_logprobs(m.batch, m.old_logp);  // π_old of the μ updates
       if (ref_) ref_->token_logprobs(m.batch, m.ref_logp);
     }
   }
@@ -211,8 +210,10 @@ StepReport GrpoStage::step() {
     for (Micro& m : micros) {
       std::vector<float> entropy;
       const Model::TokenObjective obj = [&](const std::vector<float>& logp, std::vector<float>& dlogp) {
-        // μ = 1: π_old is the policy itself (ratio ≡ 1, TRL's logp.detach())
-        const std::vector<float>& old = g.updates_per_batch > 1 ? m.old_logp : logp;
+        // the first update runs on the weights that sampled (π_old = π, ratio ≡ 1, TRL's
+        // logp.detach()); its log-probabilities are π_old for the later updates
+        if (u == 0 && g.updates_per_batch > 1) m.old_logp = logp;
+        const std::vector<float>& old = u == 0 ? logp : m.old_logp;
         return grpo_token_objective(logp, old, ref_ ? &m.ref_logp : nullptr, m.seq, adv, seq_len, n_scored, pl, dlogp,
                                     stats);
       };
