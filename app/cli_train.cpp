@@ -1,4 +1,5 @@
 // aha train / aha init
+#include <algorithm>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -62,8 +63,8 @@ void add_train(CLI::App& app) {
   cmd->add_option("--resume-from", resume, "Start a new run from a checkpoint directory");
   cmd->add_option("--resume", resume_run, "Continue an interrupted run (its directory) from its last checkpoint");
   cmd->add_option("--data", data, "Train on this UTF-8 text file (overrides data.source)");
-  cmd->add_option("--tag", tags, "A tag for the run (repeatable), shown by `aha runs`");
-  cmd->add_option("--notes", notes, "Free-text notes stored with the run");
+  cmd->add_option("--tag", tags, "A tag for the run (repeatable; added to the config's tags), shown by `aha runs`");
+  cmd->add_option("--notes", notes, "Free-text notes stored with the run (replace the config's notes)");
   cmd->callback([] {
     if (!resume_run.empty()) {
       if (!source.empty() || !resume.empty() || !run_dir.empty())
@@ -88,8 +89,10 @@ void add_train(CLI::App& app) {
     if (!sets.empty() && !resume_run.empty())
       throw InvalidArgument("--set: a continued run (--resume) keeps its own configuration");
     cfg = apply_overrides(cfg, sets);  // validates
-    cfg.tags = tags;
-    cfg.notes = notes;
+    // --tag adds to the config's tags; --notes replaces its notes
+    for (const auto& t : tags)
+      if (std::find(cfg.tags.begin(), cfg.tags.end(), t) == cfg.tags.end()) cfg.tags.push_back(t);
+    if (!notes.empty()) cfg.notes = notes;
     if (run_dir.empty()) run_dir = default_run_dir(cfg.name);
     fs::create_directories(run_dir);
     spdlog::info("run '{}' → {}", cfg.name, run_dir);

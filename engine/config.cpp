@@ -36,6 +36,8 @@ namespace fs = std::filesystem;
 template <class Cfg, class F>
 void for_each_key(Cfg& c, F&& f) {
   f("", "name", c.name);
+  f("", "tags", c.tags);    // labels the run browser filters by
+  f("", "notes", c.notes);  // free text shown with the run
   auto& m = c.model;
   f("model", "vocab_size", m.vocab_size);
   f("model", "hidden_size", m.hidden_size);
@@ -240,7 +242,7 @@ struct Reader {
   std::string origin;
 
   [[noreturn]] void fail(const std::string& key, const std::string& rule) const {
-    throw ConfigError(origin + ": " + key + ": " + rule);
+    throw ConfigError(origin + ": " + key + ": " + rule, key);
   }
   [[noreturn]] void wrong_type(const std::string& key, const char* want, const toml::node& n) const {
     fail(key, std::string("expected ") + want + ", got " + type_name(n.type()));
@@ -273,6 +275,16 @@ struct Reader {
     if (!n.is_string()) wrong_type(key, "a string", n);
     out = n.as_string()->get();
   }
+  void read(const std::string& key, const toml::node& n, std::vector<std::string>& out) const {
+    if (!n.is_array()) wrong_type(key, "an array of strings", n);
+    out.clear();
+    size_t i = 0;
+    for (const toml::node& item : *n.as_array()) {
+      if (!item.is_string()) wrong_type(key + "[" + std::to_string(i) + "]", "a string", item);
+      out.push_back(item.as_string()->get());
+      i++;
+    }
+  }
 
   // Assigns every key of `tbl` (a section, or the top level with table "")
   // to its field in `cfg`; unknown keys are errors.
@@ -300,7 +312,7 @@ struct Checker {
   std::string origin;
 
   [[noreturn]] void fail(const std::string& key, const std::string& rule) const {
-    throw ConfigError(origin + ": " + key + ": " + rule);
+    throw ConfigError(origin + ": " + key + ": " + rule, key);
   }
   void positive(const char* key, int64_t v) const {
     if (v <= 0) fail(key, "must be > 0, got " + str(v));
@@ -620,9 +632,32 @@ std::string to_toml(const RunConfig& cfg) {
     using T = std::remove_cvref_t<decltype(v)>;
     out += std::string(k) + " = ";
     if constexpr (std::is_same_v<T, std::string>) out += quote(v);
-    else if constexpr (std::is_same_v<T, bool>) out += v ? "true" : "false";
+    else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+      out += "[";
+      for (size_t i = 0; i < v.size(); i++) out += (i ? ", " : "") + quote(v[i]);
+      out += "]";
+    } else if constexpr (std::is_same_v<T, bool>) out += v ? "true" : "false";
     else out += str(v);
     out += "\n";
+  });
+  return out;
+}
+
+std::vector<ConfigField> config_fields(const RunConfig& cfg) {
+  std::vector<ConfigField> out;
+  for_each_key(cfg, [&](std::string_view t, std::string_view k, const auto& v) {
+    using T = std::remove_cvref_t<decltype(v)>;
+    ConfigField f{std::string(t), std::string(k), "", ""};
+    if constexpr (std::is_same_v<T, std::string>) f.type = "string", f.value = quote(v);
+    else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+      f.type = "strings";
+      f.value = "[";
+      for (size_t i = 0; i < v.size(); i++) f.value += (i ? ", " : "") + quote(v[i]);
+      f.value += "]";
+    } else if constexpr (std::is_same_v<T, bool>) f.type = "bool", f.value = v ? "true" : "false";
+    else if constexpr (std::is_same_v<T, double>) f.type = "float", f.value = str(v);
+    else f.type = "int", f.value = str(v);
+    out.push_back(std::move(f));
   });
   return out;
 }

@@ -166,4 +166,15 @@ std::string to_toml(const RunConfig& cfg);
 // Names of the built-in presets.
 std::vector<std::string> preset_names();
 
+// Every configurable key with its current value as TOML text, in file order: what the
+// studio's launcher builds its form from (edits go back through apply_overrides, so the
+// form and `aha train --set` share one validation).
+struct ConfigField {
+  std::string table;  // "" for top-level keys
+  std::string key;
+  std::string type;   // "int" | "float" | "bool" | "string" | "strings"
+  std::string value;  // TOML text: 3, 0.001, true, "cosine", ["a", "b"]
+};
+std::vector<ConfigField> config_fields(const RunConfig& cfg);
+
 }  // namespace aha

@@ -9,7 +9,15 @@ namespace aha {
 
 struct Error : std::runtime_error { using std::runtime_error::runtime_error; };
 // A configuration key is missing, unknown, of the wrong type, or breaks a rule.
-struct ConfigError : Error { using Error::Error; };
+// key(): the offending key ("model.n_group", "tags[1]"), or "" when the error is not
+// about one key (a TOML syntax error, an unknown preset) — the studio's form shows the
+// message beside that key's field.
+struct ConfigError : Error {
+  explicit ConfigError(const std::string& msg, std::string key = "") : Error(msg), key_(std::move(key)) {}
+  const std::string& key() const { return key_; }
+ private:
+  std::string key_;
+};
 // A file (checkpoint, safetensors, corpus) is malformed or unreadable.
 struct FormatError : Error { using Error::Error; };
 // Reading or writing a file failed (permissions, disk full, missing path).

@@ -93,6 +93,10 @@ class RunStoreWriter {
 void append_to_run(const std::string& run_dir, const std::string& stage, int64_t step,
                    const std::map<std::string, double>& metrics, const std::vector<TraceRecord>& traces);
 
+// Replaces a run's tags and notes (the studio's run browser edits them). One UPDATE,
+// safe while the run's own writer is active.
+void annotate_run(const std::string& run_dir, const std::vector<std::string>& tags, const std::string& notes);
+
 // ---- reading -------------------------------------------------------------------------
 
 struct StageRow { std::string name, status; double started_at = 0, ended_at = 0; };
@@ -142,6 +146,15 @@ class RunStoreReader {
   std::vector<EventRow> events() const;
   // MoE rows of one step: layer → tokens per expert, bias per expert.
   std::vector<MoeLayerRecord> moe(const std::string& stage, int64_t step) const;
+  // (stage, step) pairs that have MoE rows / traces, in recording order.
+  std::vector<std::pair<std::string, int64_t>> moe_steps() const;
+  std::vector<std::pair<std::string, int64_t>> trace_steps() const;
+  // One layer's expert loads and biases at every recorded step (expert × step heatmap).
+  struct MoeHistoryRow { std::string stage; int64_t step = 0; std::vector<int64_t> tokens; std::vector<float> bias; };
+  std::vector<MoeHistoryRow> moe_history(int layer) const;
+  // Per layer and step: max/mean load and coefficient of variation (imbalance over time).
+  struct ImbalanceRow { std::string stage; int64_t step = 0; int layer = 0; double imbalance = 0, cv = 0; };
+  std::vector<ImbalanceRow> moe_imbalance() const;
   int schema_version() const;
   std::string summary_status() const;  // the status alone (cheap)
 

@@ -228,6 +228,49 @@ std::vector<MoeLayerRecord> RunStoreReader::moe(const std::string& stage, int64_
   return out;
 }
 
+std::vector<std::pair<std::string, int64_t>> RunStoreReader::moe_steps() const {
+  sql::Stmt s(impl_->db,
+              "SELECT st.name, m.step FROM (SELECT DISTINCT stage, step FROM moe) m "
+              "JOIN stage st ON st.id = m.stage ORDER BY m.stage, m.step");
+  std::vector<std::pair<std::string, int64_t>> out;
+  while (s.step()) out.emplace_back(s.text(0), s.i64(1));
+  return out;
+}
+
+std::vector<RunStoreReader::MoeHistoryRow> RunStoreReader::moe_history(int layer) const {
+  sql::Stmt s(impl_->db,
+              "SELECT st.name, m.step, m.expert, m.tokens, m.bias FROM moe m JOIN stage st ON st.id = m.stage "
+              "WHERE m.layer = ? ORDER BY m.stage, m.step, m.expert");
+  s.bind(1, (int64_t)layer);
+  std::vector<MoeHistoryRow> out;
+  while (s.step()) {
+    const std::string stage = s.text(0);
+    const int64_t step = s.i64(1);
+    if (out.empty() || out.back().stage != stage || out.back().step != step) out.push_back({stage, step, {}, {}});
+    out.back().tokens.push_back(s.i64(3));
+    out.back().bias.push_back((float)s.f64(4));
+  }
+  return out;
+}
+
+std::vector<RunStoreReader::ImbalanceRow> RunStoreReader::moe_imbalance() const {
+  sql::Stmt s(impl_->db,
+              "SELECT st.name, m.step, m.layer, m.imbalance, m.cv FROM moe_layer m JOIN stage st ON st.id = m.stage "
+              "ORDER BY m.layer, m.stage, m.step");
+  std::vector<ImbalanceRow> out;
+  while (s.step()) out.push_back({s.text(0), s.i64(1), (int)s.i64(2), s.f64(3), s.f64(4)});
+  return out;
+}
+
+std::vector<std::pair<std::string, int64_t>> RunStoreReader::trace_steps() const {
+  sql::Stmt s(impl_->db,
+              "SELECT st.name, t.step FROM (SELECT DISTINCT stage, step FROM trace) t "
+              "JOIN stage st ON st.id = t.stage ORDER BY t.stage, t.step");
+  std::vector<std::pair<std::string, int64_t>> out;
+  while (s.step()) out.emplace_back(s.text(0), s.i64(1));
+  return out;
+}
+
 struct RunFollower::Impl {
   std::string dir;
   std::map<std::pair<int64_t, int64_t>, int64_t> last_step;  // (series, stage) → last step seen

@@ -251,6 +251,16 @@ void append_to_run(const std::string& run_dir, const std::string& stage, int64_t
   }
 }
 
+void annotate_run(const std::string& run_dir, const std::vector<std::string>& tags, const std::string& notes) {
+  const fs::path path = fs::path(run_dir) / store_file_name();
+  if (!fs::exists(path)) throw IoError(path.string() + ": no run database");
+  sql::Db db(path.string(), SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX);
+  const int version = store::checked_version(db);
+  store::migrate(db, version);
+  sql::Stmt u(db, "UPDATE run SET tags = ?, notes = ? WHERE id = 1");
+  u.bind(1, nlohmann::json(tags).dump()).bind(2, notes).run();
+}
+
 void RunStoreWriter::stage_started(const std::string& stage) {
   impl_->push([stage](Impl& w) {
     w.ins_stage.bind(1, stage).bind(2, now_s()).run();

@@ -578,3 +578,46 @@ TEST(ConfigOverrides, SetKeysWithTheFileRules) {
 }
 }  // namespace
 }  // namespace aha
+
+TEST(ConfigTagsNotes, ParseRoundTripAndNameTheirKeys) {
+  aha::RunConfig c = aha::parse_config("name = \"x\"\ntags = [\"a\", \"b c\"]\nnotes = \"line\\nnext\"\n", "inline");
+  EXPECT_EQ(c.tags, (std::vector<std::string>{"a", "b c"}));
+  EXPECT_EQ(c.notes, "line\nnext");
+  const aha::RunConfig back = aha::parse_config(aha::to_toml(c), "round-trip");
+  EXPECT_EQ(back.tags, c.tags);
+  EXPECT_EQ(back.notes, c.notes);
+  try {
+    aha::parse_config("tags = [\"a\", 3]\n", "inline");
+    FAIL() << "a number among the tags was accepted";
+  } catch (const aha::ConfigError& e) {
+    EXPECT_EQ(e.key(), "tags[1]");
+  }
+}
+
+TEST(ConfigFields, ListEveryKeyWithItsValueAndFeedOverridesBack) {
+  const aha::RunConfig c = aha::load_config("micro");
+  const auto fields = aha::config_fields(c);
+  auto find = [&](const std::string& t, const std::string& k) {
+    for (const auto& f : fields)
+      if (f.table == t && f.key == k) return f;
+    ADD_FAILURE() << t << "." << k << " missing";
+    return aha::ConfigField{};
+  };
+  EXPECT_EQ(find("model", "hidden_size").value, "64");
+  EXPECT_EQ(find("model", "hidden_size").type, "int");
+  EXPECT_EQ(find("train", "lr_schedule").value, "\"cosine\"");
+  EXPECT_EQ(find("model", "norm_topk_prob").type, "bool");
+  EXPECT_EQ(find("", "tags").type, "strings");
+  // every field's text goes back through apply_overrides unchanged
+  std::vector<std::string> sets;
+  for (const auto& f : fields) sets.push_back((f.table.empty() ? "" : f.table + ".") + f.key + "=" + f.value);
+  const aha::RunConfig again = aha::apply_overrides(c, sets);
+  EXPECT_EQ(aha::to_toml(again), aha::to_toml(c));
+  // a rule broken through an override names the key, for the form to show beside it
+  try {
+    aha::apply_overrides(c, {"model.num_experts_per_tok=9"});
+    FAIL() << "top-k above the expert count was accepted";
+  } catch (const aha::ConfigError& e) {
+    EXPECT_EQ(e.key(), "model.num_experts_per_tok") << e.what();
+  }
+}

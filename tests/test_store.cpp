@@ -476,3 +476,46 @@ TEST(Store, LatestValuesFollowTheLastStageAndRewindCreatesNoStage) {
 
 }  // namespace
 }  // namespace aha
+
+namespace aha {
+namespace {
+TEST(Store, AnnotationsMoeHistoryAndTraceStepsReadBackWhatWasWritten) {
+  Dir d("annot");
+  auto w = RunStoreWriter::create(d.p.string(), info("a"));
+  for (int step = 1; step <= 3; step++) {
+    MoeLayerRecord l1{1, {10 * step, 20, 30, 40}, {0.1f * step, 0, 0, -0.1f}};
+    MoeLayerRecord l2{2, {25, 25, 25, 25}, {0, 0, 0, 0}};
+    w->moe("pretrain", step, {l1, l2});
+  }
+  TraceRecord t;
+  t.stage = "grpo";
+  t.step = 5;
+  w->trace(t);
+  t.step = 7;
+  w->trace(t);
+  w->flush();
+  annotate_run(d.p.string(), {"baseline", "fp32"}, "first try");  // while the writer is open
+  w->finish("finished");
+  RunStoreReader r = RunStoreReader::open(d.p.string());
+  const RunSummary s = r.summary();
+  EXPECT_EQ(s.tags, (std::vector<std::string>{"baseline", "fp32"}));
+  EXPECT_EQ(s.notes, "first try");
+  EXPECT_EQ(s.status, "finished");
+  const auto h = r.moe_history(1);
+  ASSERT_EQ(h.size(), 3u);
+  EXPECT_EQ(h[2].step, 3);
+  EXPECT_EQ(h[2].tokens, (std::vector<int64_t>{30, 20, 30, 40}));
+  EXPECT_FLOAT_EQ(h[1].bias[0], 0.2f);
+  EXPECT_EQ(r.moe_steps().size(), 3u);
+  const auto imb = r.moe_imbalance();
+  ASSERT_EQ(imb.size(), 6u);  // 2 layers x 3 steps, ordered by layer
+  EXPECT_EQ(imb[0].layer, 1);
+  EXPECT_NEAR(imb[0].imbalance, 40.0 / 25.0, 1e-9);  // step 1: loads 10 20 30 40
+  EXPECT_NEAR(imb[3].imbalance, 1.0, 1e-9);           // layer 2 is balanced
+  const auto ts = r.trace_steps();
+  ASSERT_EQ(ts.size(), 2u);
+  EXPECT_EQ(ts[1], (std::pair<std::string, int64_t>{"grpo", 7}));
+  EXPECT_THROW(annotate_run((d.p / "nope").string(), {}, ""), IoError);
+}
+}  // namespace
+}  // namespace aha
