@@ -130,7 +130,7 @@ Run::~Run() {
   if (store_) store_->finish(status_ == RunStatus::Created ? "stopped" : run_status_name(status_.load()));
 }
 
-void Run::emit(Event::Kind k, const Stage* s, std::map<std::string, double> m, std::string msg) {
+void Run::publish(Event::Kind k, const Stage* s, std::map<std::string, double> m, std::string msg) {
   Event e;
   e.kind = k;
   if (s) { e.stage = s->name(); e.step = s->steps_done(); e.total_steps = s->total_steps(); }
@@ -203,10 +203,10 @@ void Run::body() {
       last_ckpt_ = dir;
     }
     if (store_) store_->checkpoint(s->name(), s->steps_done(), dir, last_metrics_);
-    emit(Event::Kind::Checkpoint, s, {}, dir);
+    publish(Event::Kind::Checkpoint, s, {}, dir);
   };
   try {
-    emit(Event::Kind::Started, nullptr, {{"params_total", (double)model_->params_total()},
+    publish(Event::Kind::Started, nullptr, {{"params_total", (double)model_->params_total()},
                                          {"params_active", (double)model_->params_active()}});
     for (auto& st : stages_) {
       if (st->skipped()) continue;
@@ -225,16 +225,16 @@ void Run::body() {
       while (cur->steps_done() < cur->total_steps()) {
         if (pause_) {
           status_ = RunStatus::Paused;
-          emit(Event::Kind::Paused, cur);
+          publish(Event::Kind::Paused, cur);
           std::unique_lock<std::mutex> lock(mu_);
           cv_.wait(lock, [&] { return !pause_ || stop_; });
           status_ = RunStatus::Running;
-          if (!stop_) emit(Event::Kind::Resumed, cur);
+          if (!stop_) publish(Event::Kind::Resumed, cur);
         }
         if (stop_) {
           checkpoint(cur);
           status_ = RunStatus::Stopped;
-          emit(Event::Kind::Stopped, cur);
+          publish(Event::Kind::Stopped, cur);
           if (store_) {
             store_->stage_ended(cur->name(), "stopped");
             store_->finish("stopped");
@@ -252,11 +252,11 @@ void Run::body() {
           // what was committed stays, the error is reported on the run
           if (std::string err = store_->error(); !err.empty()) throw IoError("run store: " + err);
         }
-        emit(Event::Kind::Step, cur, std::move(rep.metrics));
+        publish(Event::Kind::Step, cur, std::move(rep.metrics));
         if (s % log_every == 0 || s == cur->total_steps()) {
           auto ev = cur->evaluate();
           if (store_) store_->metrics(cur->name(), s, wall, rep.tokens, ev);
-          emit(Event::Kind::Eval, cur, std::move(ev));
+          publish(Event::Kind::Eval, cur, std::move(ev));
         }
         if (cfg_.train.checkpoint_every > 0 && s % cfg_.train.checkpoint_every == 0 && s < cur->total_steps())
           checkpoint(cur);
@@ -265,12 +265,12 @@ void Run::body() {
       if (store_) store_->stage_ended(cur->name(), "finished");
     }
     status_ = RunStatus::Finished;
-    emit(Event::Kind::Finished, cur);
+    publish(Event::Kind::Finished, cur);
     if (store_) store_->finish("finished");
   } catch (const std::exception& e) {
     status_ = RunStatus::Failed;
     spdlog::error("run failed: {}", e.what());
-    emit(Event::Kind::Error, cur, {}, e.what());
+    publish(Event::Kind::Error, cur, {}, e.what());
     if (store_) {
       if (cur) store_->stage_ended(cur->name(), "failed");
       store_->finish("failed");

@@ -50,7 +50,7 @@ class Run {
  private:
   void body();
   void claim_start();  // Created → Running, or InvalidArgument
-  void emit(Event::Kind k, const Stage* s, std::map<std::string, double> m = {}, std::string msg = "");
+  void publish(Event::Kind k, const Stage* s, std::map<std::string, double> m = {}, std::string msg = "");
 
   RunConfig cfg_;
   std::string run_dir_;
