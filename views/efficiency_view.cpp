@@ -1,0 +1,226 @@
+#include "views/efficiency_view.h"
+
+#include <QApplication>
+#include <QDir>
+#include <QGridLayout>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QPointer>
+#include <QPushButton>
+#include <QVBoxLayout>
+#include <cmath>
+#include <qcustomplot.h>
+#include <thread>
+
+#include "engine/bench.h"
+#include "engine/checkpoint.h"
+#include "engine/error.h"
+#include "engine/model.h"
+#include "engine/run.h"
+#include "engine/store.h"
+#include "kernels/cpu/ops.h"
+#include "views/theme.h"
+
+namespace aha::studio {
+
+namespace {
+QCustomPlot* plot(const QString& title) {
+  auto* p = new QCustomPlot;
+  p->setMinimumHeight(200);
+  p->plotLayout()->insertRow(0);
+  const ThemeColors& c = theme_colors();
+  auto* t = new QCPTextElement(p, title, QFont(p->font().family(), 10, QFont::Bold));
+  t->setTextColor(c.text);
+  p->plotLayout()->addElement(0, 0, t);
+  p->setBackground(c.background);
+  for (QCPAxis* a : {p->xAxis, p->yAxis}) {
+    a->setBasePen(QPen(c.text));
+    a->setTickPen(QPen(c.text));
+    a->setTickLabelColor(c.text);
+    a->setLabelColor(c.text);
+    a->grid()->setPen(QPen(c.grid, 0, Qt::DotLine));
+  }
+  return p;
+}
+
+void bars(QCustomPlot* p, const QStringList& names, const QVector<double>& values, const QString& unit) {
+  p->clearPlottables();
+  auto* b = new QCPBars(p->xAxis, p->yAxis);
+  b->setPen(Qt::NoPen);
+  QSharedPointer<QCPAxisTickerText> ticks(new QCPAxisTickerText);
+  for (int i = 0; i < names.size(); i++) {
+    b->addData(i, values[i]);
+    ticks->addTick(i, names[i]);
+  }
+  b->setBrush(series_color(0));
+  p->xAxis->setTicker(ticks);
+  p->yAxis->setLabel(unit);
+  p->rescaleAxes();
+  p->xAxis->setRange(-0.6, names.size() - 0.4);
+  p->yAxis->setRangeLower(0);
+  p->yAxis->setRangeUpper(p->yAxis->range().upper * 1.15);
+  p->replot();
+}
+
+double get(const std::map<std::string, double>& m, const char* k) {
+  auto it = m.find(k);
+  return it == m.end() ? std::nan("") : it->second;
+}
+
+// "…/checkpoints/grpo_step000004" → ("grpo", 4)
+bool stage_step_of(const QString& ckpt, QString& stage, qint64& step) {
+  const QString name = QDir(ckpt).dirName();
+  const int at = name.lastIndexOf("_step");
+  if (at <= 0) return false;
+  bool ok = false;
+  step = name.mid(at + 5).toLongLong(&ok);
+  stage = name.left(at);
+  return ok;
+}
+}  // namespace
+
+EfficiencyView::EfficiencyView(QWidget* parent) : QWidget(parent) {
+  figures_ = new QLabel(tr("Open a run to see its efficiency figures."));
+  figures_->setObjectName("efficiencyFigures");
+  figures_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+  figures_->setWordWrap(true);
+  decode_ = new QLabel;
+  decode_->setWordWrap(true);
+  decode_->setObjectName("decodeFigures");
+  fp8_ = new QLabel;
+  fp8_->setWordWrap(true);
+  measure_ = new QPushButton(tr("Measure decoding on the latest checkpoint"));
+  measure_->setToolTip(tr("Times greedy decoding with the latent (absorbed) and naive caches, batch 16, and MTP "
+                          "speculative decoding; a few seconds to a minute"));
+  kv_ = plot(tr("KV cache per token (BF16, all layers)"));
+  decode_plot_ = plot(tr("Decoding throughput (batch 16)"));
+  mfu_ = plot(tr("Model FLOPs utilisation over the run"));
+  mfu_->xAxis->setLabel(tr("wall time (s)"));
+  mfu_->yAxis->setLabel(tr("MFU"));
+
+  auto* grid = new QGridLayout;
+  grid->addWidget(kv_, 0, 0);
+  grid->addWidget(decode_plot_, 0, 1);
+  grid->addWidget(mfu_, 1, 0, 1, 2);
+  auto* measure_row = new QHBoxLayout;
+  measure_row->addWidget(measure_);
+  measure_row->addWidget(decode_, 1);
+  auto* lay = new QVBoxLayout(this);
+  lay->addWidget(figures_);
+  lay->addLayout(measure_row);
+  lay->addWidget(fp8_);
+  lay->addLayout(grid, 1);
+  connect(measure_, &QPushButton::clicked, this, &EfficiencyView::measureDecode);
+  measure_->setEnabled(false);
+}
+
+QList<QCustomPlot*> EfficiencyView::charts() const { return {kv_, decode_plot_, mfu_}; }
+QString EfficiencyView::figuresText() const { return figures_->text() + "\n" + decode_->text(); }
+
+void EfficiencyView::setRun(const QString& run_dir) {
+  run_dir_ = run_dir;
+  reload();
+}
+
+void EfficiencyView::reload() {
+  if (run_dir_.isEmpty()) return;
+  aha::RunSummary s;
+  std::vector<aha::RunStoreReader::Point> mfu;
+  try {
+    const auto r = aha::RunStoreReader::open_checked(run_dir_.toStdString(), false, false);
+    s = r.summary();
+    mfu = r.points("mfu");
+  } catch (const std::exception& e) {
+    figures_->setText(tr("Cannot read %1: %2").arg(run_dir_, QString::fromUtf8(e.what())));
+    return;
+  }
+  const double pt = get(s.latest, "params_total"), pa = get(s.latest, "params_active");
+  const double fl = get(s.latest, "flops_per_token");
+  const double mla = get(s.latest, "kv_bytes_per_token_mla"), mha = get(s.latest, "kv_bytes_per_token_mha");
+  if (std::isnan(mla)) {
+    figures_->setText(tr("%1 recorded no model figures yet.").arg(QString::fromStdString(s.name)));
+  } else {
+    figures_->setText(tr("<b>%1</b>: %2 parameters, %3 active per token (%4%) · %5 MFLOP per training token · "
+                         "KV cache %6 B/token with MLA vs %7 B/token for the MHA equivalent: <b>%8× smaller</b>")
+                          .arg(QString::fromStdString(s.name))
+                          .arg(pt, 0, 'f', 0).arg(pa, 0, 'f', 0).arg(100 * pa / pt, 0, 'f', 0)
+                          .arg(fl / 1e6, 0, 'f', 2).arg(mla, 0, 'f', 0).arg(mha, 0, 'f', 0)
+                          .arg(mha / mla, 0, 'f', 1));
+    bars(kv_, {tr("MLA latent"), tr("MHA equivalent")}, {mla, mha}, tr("bytes per token"));
+  }
+  mfu_->clearGraphs();
+  if (!mfu.empty()) {
+    QCPGraph* g = mfu_->addGraph();
+    g->setPen(QPen(series_color(2), 1.5));
+    for (const auto& p : mfu) g->addData(p.wall, p.value);
+    mfu_->rescaleAxes();
+    mfu_->yAxis->setRangeLower(0);
+  }
+  mfu_->replot();
+  showDecode(s.latest);
+  fp8_->setText(tr("FP8 statistics (per-layer amax, underflow and overflow) appear here for runs trained in FP8; "
+                   "this run trained in FP32."));
+  measure_->setEnabled(!s.checkpoints.empty() && !measuring_);
+}
+
+void EfficiencyView::showDecode(const std::map<std::string, double>& latest) {
+  const double lat = get(latest, "decode/tokens_per_s_latent"), naive = get(latest, "decode/tokens_per_s_naive");
+  if (std::isnan(lat)) {
+    decode_->setText(tr("Decoding not measured yet for this run."));
+    decode_plot_->clearPlottables();
+    decode_plot_->replot();
+    return;
+  }
+  QString t = tr("Latent cache %1 tokens/s vs naive %2 tokens/s (%3×) at context %4, batch %5.")
+                  .arg(lat, 0, 'f', 0).arg(naive, 0, 'f', 0).arg(lat / naive, 0, 'f', 2)
+                  .arg(get(latest, "decode/context"), 0, 'f', 0).arg(get(latest, "decode/batch"), 0, 'f', 0);
+  const double acc = get(latest, "decode/mtp_acceptance");
+  if (!std::isnan(acc))
+    t += tr(" MTP speculative decoding: %1% of drafts accepted, %2× faster decoding.")
+             .arg(100 * acc, 0, 'f', 0).arg(get(latest, "decode/mtp_speedup"), 0, 'f', 2);
+  decode_->setText(t);
+  bars(decode_plot_, {tr("latent (absorbed)"), tr("naive")}, {lat, naive}, tr("tokens/s"));
+}
+
+void EfficiencyView::measureDecode() {
+  if (measuring_.exchange(true)) return;
+  measure_->setEnabled(false);
+  decode_->setText(tr("Measuring… (the rest of the studio stays usable)"));
+  QPointer<EfficiencyView> self(this);
+  std::thread([self, dir = run_dir_.toStdString()] {
+    QString summary;
+    std::map<std::string, double> m;
+    try {
+      const std::string ckpt = aha::latest_checkpoint(dir);
+      if (ckpt.empty()) throw aha::IoError(dir + ": no checkpoint to measure");
+      const aha::RunConfig cfg = aha::read_checkpoint_config(ckpt);
+      aha::Model model(cfg.model, aha::kernels::cpu_ops());
+      aha::load_weights(ckpt, model);
+      const int context = std::max(8, std::min(256, cfg.model.max_position_embeddings - 64));
+      const bool mtp = cfg.model.num_nextn_predict_layers > 0;
+      const aha::DecodeBench r = aha::bench_decode(model, cfg, context, 16, 32, mtp);
+      m = {{"decode/tokens_per_s_latent", r.tokens_per_s_absorbed}, {"decode/tokens_per_s_naive", r.tokens_per_s_naive},
+           {"decode/context", double(r.context)}, {"decode/batch", double(r.batch)}};
+      if (mtp) m.insert({{"decode/mtp_acceptance", r.mtp_acceptance}, {"decode/mtp_speedup", r.mtp_speedup}});
+      QString stage;
+      qint64 step = 0;
+      if (stage_step_of(QString::fromStdString(ckpt), stage, step))
+        aha::append_to_run(dir, stage.toStdString(), step, m, {});
+      summary = QString("latent %1 tokens/s, naive %2 tokens/s").arg(r.tokens_per_s_absorbed, 0, 'f', 0)
+                    .arg(r.tokens_per_s_naive, 0, 'f', 0);
+    } catch (const std::exception& e) {
+      summary = QString::fromUtf8(e.what());
+      m.clear();
+    }
+    QMetaObject::invokeMethod(qApp, [self, summary, m] {
+      if (!self) return;
+      self->measuring_ = false;
+      if (m.empty()) self->decode_->setText(EfficiencyView::tr("Measurement failed: %1").arg(summary));
+      else self->reload();
+      self->measure_->setEnabled(true);
+      emit self->measured(summary);
+    });
+  }).detach();
+}
+
+}  // namespace aha::studio
