@@ -205,6 +205,9 @@ StepReport GrpoStage::step() {
   double entropy_sum = 0, entropy_n = 0, gnorm = 0, train_tokens = 0;
   const double lr = learning_rate(tc_, (int)state_.step);
   const auto t1 = std::chrono::steady_clock::now();
+  // the step's expert loads, summed over its μ updates (the bias update zeroes the model's)
+  std::vector<Model::MoeLayerState> moe = model_.moe_state();
+  for (auto& st : moe) st.load.assign(st.load.size(), 0);
   for (int u = 0; u < g.updates_per_batch && n_scored > 0; u++) {
     model_.zero_grad();
     for (Micro& m : micros) {
@@ -224,6 +227,9 @@ StepReport GrpoStage::step() {
           if (m.seq[n] >= 0) { entropy_sum += entropy[n]; entropy_n++; }
     }
     gnorm = opt_.step(ops_, model_.params, tc_, lr);  // NumericError on a non-finite gradient: weights kept
+    const auto now = model_.moe_state();
+    for (size_t l = 0; l < moe.size() && l < now.size(); l++)
+      for (size_t e = 0; e < moe[l].load.size(); e++) moe[l].load[e] += now[l].load[e];
     model_.update_router_bias();
   }
   const double train_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
@@ -312,7 +318,10 @@ StepReport GrpoStage::step() {
   mt["generation_tokens_per_s"] = gen_s > 0 ? gen_tokens / gen_s : 0.0;
   mt["training_tokens_per_s"] = train_s > 0 ? train_tokens / train_s : 0.0;
   mt["tokens_per_s"] = s > 0 ? (gen_tokens + train_tokens) / s : 0.0;
-  for (auto& st : model_.moe_state()) rep.moe.push_back({st.layer, std::move(st.load), std::move(st.bias)});
+  const auto biased = model_.moe_state();  // the biases after this step's updates
+  // (the MTP module does not run in GRPO's objective: its layer is not reported)
+  for (size_t l = 0; l < moe.size(); l++)
+    if (moe[l].layer < model_.cfg.num_hidden_layers) rep.moe.push_back({moe[l].layer, std::move(moe[l].load), l < biased.size() ? biased[l].bias : moe[l].bias});
   tokens_seen_ += gen_tokens;
   rep.tokens = tokens_seen_;
   return rep;

@@ -396,6 +396,14 @@ TEST(GrpoRun, PretrainSftGrpoInOneRunAllRecorded) {
     EXPECT_TRUE(s.latest.count(k)) << k;
   const auto traces = r.traces(2, "grpo");
   EXPECT_EQ(traces.size(), (size_t)(c.grpo.prompts_per_step * c.grpo.group_size));
+  // the policy updates route tokens: the step's expert loads are recorded, not zeros
+  const auto moe = r.moe("grpo", 2);
+  ASSERT_FALSE(moe.empty());
+  for (const auto& layer : moe) {
+    int64_t routed = 0;
+    for (int64_t t : layer.tokens) routed += t;
+    EXPECT_GT(routed, 0) << "layer " << layer.layer;
+  }
   EXPECT_TRUE(fs::exists(dir / "checkpoints" / "grpo_step000002" / "model.safetensors"));
   fs::remove_all(dir);
 }

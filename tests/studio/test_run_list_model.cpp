@@ -58,7 +58,8 @@ class TestRunListModel : public QObject {
     m.setRuns(rows);
     QCOMPARE(m.rowCount(), rows.size());
     const QModelIndex loss = m.index(0, RunListModel::Loss);
-    QCOMPARE(m.data(loss).toString(), QString::number(rows[0].metric("loss"), 'f', 4));
+    QCOMPARE(m.data(loss).toString(), QString::number(rows[0].metric("eval_loss"), 'f', 4));
+    QCOMPARE(m.data(m.index(0, RunListModel::Name)).toString(), QString("run-a"));
     QCOMPARE(m.data(m.index(0, RunListModel::Progress)).toString(), QString("100%"));
     // a rescan with one run changed and one gone: one dataChanged, one removal
     QSignalSpy changed(&m, &QAbstractItemModel::dataChanged);

@@ -1,6 +1,7 @@
 #include "views/models/run_list_model.h"
 
 #include <QDateTime>
+#include <QDir>
 #include <QFont>
 #include <QHash>
 #include <cmath>
@@ -18,7 +19,11 @@ double first_of(const RunRow& r, std::initializer_list<const char*> names) {
   }
   return std::nan("");
 }
-double loss_of(const RunRow& r) { return first_of(r, {"loss", "sft_loss", "lm_loss"}); }
+// Held-out LM loss (pretrain / SFT); GRPO's "loss" is a surrogate near 0, not comparable.
+double loss_of(const RunRow& r) {
+  const double e = r.metric("eval_loss");
+  return !std::isnan(e) || r.stage == "grpo" ? e : r.metric("loss");
+}
 double reward_of(const RunRow& r) { return first_of(r, {"reward"}); }
 double accuracy_of(const RunRow& r) {
   for (const auto& [k, v] : r.latest)  // held-out pass@1 of any task, else training accuracy
@@ -37,7 +42,7 @@ int RunListModel::columnCount(const QModelIndex& parent) const { return parent.i
 
 QVariant RunListModel::headerData(int section, Qt::Orientation o, int role) const {
   if (o != Qt::Horizontal || role != Qt::DisplayRole) return {};
-  static const char* names[] = {"Run", "Status", "Stage", "Progress", "Step", "Loss", "Reward", "Pass@1", "Tags", "Notes", "Created"};
+  static const char* names[] = {"Run", "Status", "Stage", "Progress", "Step", "Eval loss", "Reward", "Pass@1", "Tags", "Notes", "Created"};
   return section >= 0 && section < ColumnCount ? QString(names[section]) : QVariant();
 }
 
@@ -58,7 +63,7 @@ QVariant RunListModel::data(const QModelIndex& index, int role) const {
     case ProgressRole: return r.progress();
     case Qt::ToolTipRole:
       if (!r.error.isEmpty()) return r.error;
-      return r.dir;
+      return QString("%1 — %2").arg(r.name, r.dir);
     case Qt::EditRole:
       if (index.column() == Tags) return r.tags.join(", ");
       if (index.column() == Notes) return r.notes;
@@ -78,7 +83,7 @@ QVariant RunListModel::data(const QModelIndex& index, int role) const {
       }
     case Qt::DisplayRole:
       switch (index.column()) {
-        case Name: return r.name;
+        case Name: return QDir(r.dir).dirName();  // unique; the config's name is in the tooltip
         case Status: return r.status;
         case Stage: return r.stage;
         case Progress: return r.steps_total > 0 ? QString::number(100.0 * r.progress(), 'f', 0) + "%" : QString("–");
