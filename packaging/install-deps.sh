@@ -9,6 +9,8 @@ pkgs=(
   libtomlplusplus-dev libcli11-dev libspdlog-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libsqlite3-dev sqlite3
   libdnnl-dev
+  qt6-base-dev qt6-svg-dev libqcustomplot-dev libqcustomplot2.1-qt6
+  xvfb xauth imagemagick fonts-dejavu-core dpkg-dev
 )
 if [[ "${1:-}" == "--with-bench" ]]; then
   pkgs+=(python3-torch libopenblas0-pthread libopenblas-openmp-dev libblis-dev)
