@@ -58,7 +58,8 @@ class TestSeriesMath : public QObject {
     QCOMPARE(a.run_step("grpo", 4), int64_t(31));
     QCOMPARE(a.run_tokens("grpo", 20), int64_t(6144 + 900 + 20));
     QCOMPARE(a.x(XAxis::Wall, "grpo", 4, 20, 12.5), 12.5);
-    QCOMPARE(a.run_step("eval-later", 2), int64_t(31 + 2)) << "an unknown stage goes after every known one";
+    // an unknown stage goes after every known one
+    QCOMPARE(a.run_step("eval-later", 2), int64_t(31 + 2));
   }
   void liveGrowthExtendsTheLastStageAndAddsNewOnes() {
     RunAxis a;
@@ -69,9 +70,9 @@ class TestSeriesMath : public QObject {
     QCOMPARE(a.run_step("sft", 2), int64_t(12));
     QCOMPARE(a.run_tokens("sft", 50), int64_t(1050));
     const RunAxis before = a;
-    QVERIFY(a.extend("pretrain", 9, 900)) << "a point inside the stage moves nothing";
+    QVERIFY2(a.extend("pretrain", 9, 900), "a point inside the stage moves nothing");
     QVERIFY(a.agrees_with(before));
-    QVERIFY(!a.extend("pretrain", 11, 1100)) << "pretrain growing would move sft: reload";
+    QVERIFY2(!a.extend("pretrain", 11, 1100), "pretrain growing would move sft: reload");
     const RunAxis other = RunAxis::from_stage_ends({{"pretrain", 11, 1100, 0, 0}, {"sft", 2, 50, 0, 0}});
     QVERIFY(!other.agrees_with(before));
   }
