@@ -12,16 +12,12 @@
 #include <qcustomplot.h>
 #include <vector>
 
+#include "views/chart_export.h"
 #include "views/models/series_source.h"
 
 class QLabel;
 
 namespace aha::studio {
-
-// Writes the chart to `path`, the format chosen by its extension (.png, .svg, .pdf).
-// Returns "" or a message saying what went wrong. A chart never shown (zero or default
-// size) is drawn at 800×500.
-QString export_chart(QCustomPlot* plot, const QString& path);
 
 class ChartPanel : public QWidget {
   Q_OBJECT
