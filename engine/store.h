@@ -139,8 +139,22 @@ class RunStoreReader {
   // Min/max decimation for plotting: the x range [x0, x1] (x = "step", "wall" or
   // "tokens") cut into `buckets` equal parts; each non-empty part returns the true min
   // and max of its points. Cost is one indexed range scan; the result has ≤ buckets rows.
+  // x = "run_step" / "run_tokens" are the run-wide axes of stage_steps(): each point's
+  // step (tokens) plus its stage's offset, so pretrain, SFT and GRPO lie one after another.
   std::vector<Bucket> decimate(const std::string& name, const std::string& x, double x0, double x1,
                                int buckets) const;
+  // The run-wide step and token axes. Steps and a stage's token count restart in each
+  // stage, so a chart over the whole run places each stage after the ones before it: a
+  // stage's offset is the sum of the earlier stages' last steps (largest step with
+  // metrics), its token offset the sum of their token counts at those steps. One row per
+  // stage name with metrics, in the order the stages started (a resumed stage keeps its
+  // place). Cheap: index seeks per (series, stage), never a scan.
+  struct StageSteps {
+    std::string stage;
+    int64_t offset = 0, last_step = 0;
+    int64_t token_offset = 0, last_tokens = 0;
+  };
+  std::vector<StageSteps> stage_steps() const;
   std::vector<TraceRow> search_traces(const std::string& fts_query, int limit = 50) const;
   std::vector<TraceRow> traces(int64_t step, const std::string& stage, int limit = 1000) const;
   std::vector<EventRow> events() const;

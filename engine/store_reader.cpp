@@ -163,21 +163,65 @@ std::vector<RunStoreReader::Point> RunStoreReader::points(const std::string& nam
 
 std::vector<Bucket> RunStoreReader::decimate(const std::string& name, const std::string& x, double x0,
                                              double x1, int buckets) const {
-  if (x != "step" && x != "wall" && x != "tokens")
-    throw InvalidArgument("decimate: x must be step, wall or tokens, not '" + x + "'");
+  if (x != "step" && x != "wall" && x != "tokens" && x != "run_step" && x != "run_tokens")
+    throw InvalidArgument("decimate: x must be step, wall, tokens, run_step or run_tokens, not '" + x + "'");
   if (buckets < 1 || !(x1 >= x0)) throw InvalidArgument("decimate: need buckets >= 1 and x1 >= x0");
+  // The x expression; run_step adds each stage row's offset (integers from the database,
+  // so building them into the SQL text is safe).
+  std::string xe = "m." + x;
+  if (x == "run_step" || x == "run_tokens") {
+    const bool steps = x == "run_step";
+    xe = steps ? "(m.step + CASE m.stage" : "(m.tokens + CASE m.stage";
+    std::map<std::string, int64_t> offset;
+    for (const StageSteps& s : stage_steps()) offset[s.stage] = steps ? s.offset : s.token_offset;
+    sql::Stmt st(impl_->db, "SELECT id, name FROM stage");
+    while (st.step())
+      if (auto it = offset.find(st.text(1)); it != offset.end())
+        xe += " WHEN " + std::to_string(st.i64(0)) + " THEN " + std::to_string(it->second);
+    xe += " ELSE 0 END)";
+  }
   // One scan of the series' rows (contiguous: the table is clustered by series); GROUP BY
   // bucket returns one row per non-empty bucket with the true min and max of its points.
   const std::string q =
-      "SELECT min(MAX(0, MIN(?4 - 1, CAST((m." + x + " - ?2) * ?4 / (?3 - ?2 + 1e-300) AS INTEGER)))) AS b, "
-      "min(m." + x + "), max(m." + x + "), min(m.value), max(m.value), avg(m.value), count(*) "
+      "SELECT min(MAX(0, MIN(?4 - 1, CAST((" + xe + " - ?2) * ?4 / (?3 - ?2 + 1e-300) AS INTEGER)))) AS b, "
+      "min(" + xe + "), max(" + xe + "), min(m.value), max(m.value), avg(m.value), count(*) "
       "FROM metric m WHERE m.series = (SELECT id FROM series WHERE name = ?1) "
-      "AND m." + x + " BETWEEN ?2 AND ?3 AND m.value IS NOT NULL "
-      "GROUP BY MAX(0, MIN(?4 - 1, CAST((m." + x + " - ?2) * ?4 / (?3 - ?2 + 1e-300) AS INTEGER))) ORDER BY b";
+      "AND " + xe + " BETWEEN ?2 AND ?3 AND m.value IS NOT NULL "
+      "GROUP BY MAX(0, MIN(?4 - 1, CAST((" + xe + " - ?2) * ?4 / (?3 - ?2 + 1e-300) AS INTEGER))) ORDER BY b";
   sql::Stmt s(impl_->db, q.c_str());
   s.bind(1, name).bind(2, x0).bind(3, x1).bind(4, (int64_t)buckets);
   std::vector<Bucket> out;
   while (s.step()) out.push_back({s.f64(1), s.f64(2), s.f64(3), s.f64(4), s.f64(5), s.i64(6)});
+  return out;
+}
+
+std::vector<RunStoreReader::StageSteps> RunStoreReader::stage_steps() const {
+  // Per stage row, its largest step: a min/max-optimised seek per series on the
+  // (series, stage, step) primary key, never a scan of the metric table.
+  // A stage's token count grows with its steps, so its last count is the one at its
+  // last step (a seek too; tokens are not in the key).
+  sql::Stmt s(impl_->db,
+              "SELECT st.name, "
+              "(SELECT max((SELECT max(m.step) FROM metric m WHERE m.series = se.id AND m.stage = st.id)) FROM series se), "
+              "(SELECT max((SELECT m.tokens FROM metric m WHERE m.series = se.id AND m.stage = st.id "
+              "ORDER BY m.step DESC LIMIT 1)) FROM series se) "
+              "FROM stage st ORDER BY st.id");
+  std::vector<StageSteps> out;
+  while (s.step()) {
+    if (s.is_null(1)) continue;  // a stage without metrics takes no room on the axis
+    const std::string name = s.text(0);
+    auto it = std::find_if(out.begin(), out.end(), [&](const StageSteps& r) { return r.stage == name; });
+    if (it == out.end()) {
+      out.push_back({name, 0, s.i64(1), 0, s.i64(2)});
+    } else {
+      it->last_step = std::max(it->last_step, s.i64(1));
+      it->last_tokens = std::max(it->last_tokens, s.i64(2));
+    }
+  }
+  for (size_t i = 1; i < out.size(); i++) {
+    out[i].offset = out[i - 1].offset + out[i - 1].last_step;
+    out[i].token_offset = out[i - 1].token_offset + out[i - 1].last_tokens;
+  }
   return out;
 }
 

@@ -474,6 +474,50 @@ TEST(Store, LatestValuesFollowTheLastStageAndRewindCreatesNoStage) {
   EXPECT_EQ(s.stages[1].name, "sft");
 }
 
+TEST(Store, RunStepAxisPlacesEachStageAfterTheOnesBeforeIt) {
+  Dir d("runstep");
+  {
+    auto w = RunStoreWriter::create(d.p.string(), info("r"));
+    w->stage_started("pretrain");
+    for (int s = 4; s <= 40; s += 4) w->metrics("pretrain", s, s, 100 * s, {{"loss", 10.0 + s}});
+    w->metrics("pretrain", 41, 41, 4100, {{"eval_loss", 3.0}});  // another series ends later
+    w->stage_ended("pretrain", "finished");
+    w->stage_started("sft");  // no metrics: takes no room
+    w->stage_ended("sft", "finished");
+    w->stage_started("grpo");
+    for (int s = 1; s <= 5; s++) w->metrics("grpo", s, 100 + s, 5000 + s, {{"loss", 1.0 * s}});
+    w->finish("finished");
+  }
+  RunStoreReader r = RunStoreReader::open(d.p.string());
+  const auto st = r.stage_steps();
+  ASSERT_EQ(st.size(), 2u);
+  EXPECT_EQ(st[0].stage, "pretrain");
+  EXPECT_EQ(st[0].offset, 0);
+  EXPECT_EQ(st[0].last_step, 41) << "the stage's last step over every series";
+  EXPECT_EQ(st[1].stage, "grpo");
+  EXPECT_EQ(st[1].offset, 41);
+  EXPECT_EQ(st[1].last_step, 5);
+  EXPECT_EQ(st[0].last_tokens, 4100) << "the token count at the stage's last step";
+  EXPECT_EQ(st[1].token_offset, 4100);
+  EXPECT_EQ(st[1].last_tokens, 5005);
+  const auto tk = r.decimate("loss", "run_tokens", 0, 1e9, 1);
+  ASSERT_EQ(tk.size(), 1u);
+  EXPECT_EQ(tk[0].x_min, 400);
+  EXPECT_EQ(tk[0].x_max, 4100 + 5005);
+  // One bucket per point over the run-wide axis: pretrain's 10 points, then grpo's at 42..46.
+  const auto bs = r.decimate("loss", "run_step", 0.5, 46.5, 46);
+  ASSERT_EQ(bs.size(), 15u);
+  EXPECT_EQ(bs[9].x_min, 40);
+  EXPECT_EQ(bs[9].mean, 50.0);
+  EXPECT_EQ(bs[10].x_min, 42);
+  EXPECT_EQ(bs[10].mean, 1.0);
+  EXPECT_EQ(bs[14].x_max, 46);
+  EXPECT_EQ(bs[14].mean, 5.0);
+  // The plain step axis overlays the stages (grpo's steps 1..5 fall in the first buckets).
+  EXPECT_EQ(r.decimate("loss", "step", 0, 5, 1).at(0).count, 6);
+  EXPECT_THROW(r.decimate("loss", "epoch", 0, 1, 1), InvalidArgument);
+}
+
 }  // namespace
 }  // namespace aha
 
