@@ -148,9 +148,11 @@ TraceMarkup mark_up_trace(const std::string& s, const std::string& aha_json, con
   mark_tags(s, "</think>", SpanKind::ThinkTag, ranges);
   mark_tags(s, "<answer>", SpanKind::AnswerTag, ranges);
   mark_tags(s, "</answer>", SpanKind::AnswerTag, ranges);
-  // the reasoning as the engine measured language_share: the think block, else the whole text
-  const size_t rb = think && think->begin < think->end ? think->begin : 0;
-  const size_t re = think && think->begin < think->end ? think->end : s.size();
+  // the reasoning exactly as the engine measured language_share (stage_grpo, evaluate):
+  // a closed, non-empty think block, else the whole text
+  const bool closed = think && think->end < s.size() && think->begin < think->end;
+  const size_t rb = closed ? think->begin : 0;
+  const size_t re = closed ? think->end : s.size();
   for (const ByteSpan& sp : off_target_spans(s.substr(rb, re - rb), target_language))
     ranges.push_back({rb + sp.begin, rb + sp.end, SpanKind::MixedLanguage, {}});
   parse_aha(aha_json, s.size(), ranges);
