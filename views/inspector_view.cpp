@@ -197,8 +197,7 @@ void InspectorView::showStep(int i) {
                                            .arg(i + 1)
                                            .arg(steps_.size())
                                      : err);
-  if (filter_->rowCount() > 0) table_->selectRow(0);
-  else showSelected();
+  selectProxyRow(0);
 }
 
 void InspectorView::runSearch() {
@@ -216,8 +215,7 @@ void InspectorView::runSearch() {
   }
   search_error_->hide();
   step_label_->setText(tr("%n trace(s) match \"%1\"", nullptr, model_->rowCount()).arg(q));
-  if (filter_->rowCount() > 0) table_->selectRow(0);
-  else showSelected();
+  selectProxyRow(0);
 }
 
 void InspectorView::applyFilters() {
@@ -296,8 +294,7 @@ void InspectorView::selectTraceRow(qint64 trace_id) {
     applyFilters();
     idx = filter_->mapFromSource(model_->index(src, 0));
   }
-  table_->selectRow(idx.row());
-  table_->scrollTo(idx);
+  selectProxyRow(idx.row());
   tabs_->setCurrentIndex(0);
 }
 
@@ -325,6 +322,18 @@ void InspectorView::jumpToTrace(qint64 trace_id) {
     else slider_->setValue(int(i));                    // loads the step
     return selectTraceRow(trace_id);
   }
+}
+
+void InspectorView::selectProxyRow(int row) {
+  const QModelIndex idx = filter_->index(row, 0);
+  if (!idx.isValid()) {
+    table_->selectionModel()->clear();
+    showSelected();
+    return;
+  }
+  // the current row drives the detail panes (currentRowChanged → showSelected)
+  table_->selectionModel()->setCurrentIndex(idx, QItemSelectionModel::ClearAndSelect | QItemSelectionModel::Rows);
+  table_->scrollTo(idx);
 }
 
 void InspectorView::appendTokens(const aha::studio::TokenPieces& pieces) { live_->appendTokens(pieces); }

@@ -56,6 +56,7 @@ class InspectorView : public QWidget {
   void showSelected();
   void loadAhaTimeline();
   void selectTraceRow(qint64 trace_id);
+  void selectProxyRow(int row);
   QWidget* buildControls();
   QWidget* buildDetail();
 

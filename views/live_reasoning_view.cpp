@@ -24,7 +24,7 @@ LiveReasoningView::LiveReasoningView(QWidget* parent) : QWidget(parent) {
 }
 
 void LiveReasoningView::clear() {
-  for (TraceTextView* b : boxes_) b->deleteLater();
+  qDeleteAll(boxes_);  // never called from a box's own event handler: safe to delete now
   boxes_.clear();
   texts_.clear();
 }
