@@ -38,7 +38,7 @@ GroupView::GroupView(QWidget* parent) : QWidget(parent) {
 
 void GroupView::clear() {
   while (QLayoutItem* it = columns_layout_->takeAt(0)) {
-    if (it->widget()) it->widget()->deleteLater();
+    delete it->widget();  // at once: never called from a column's own event handler
     delete it;
   }
   columns_ = 0;

@@ -3,6 +3,7 @@
 // pieces cut from real completions rebuild those completions in the live panel, a bad
 // search is a visible error, and the CSV export has a header and one record per row.
 #include <QCheckBox>
+#include <QFrame>
 #include <QLabel>
 #include <QLineEdit>
 #include <QPlainTextEdit>
@@ -14,6 +15,7 @@
 #include <QtTest>
 
 #include "engine/store.h"
+#include "views/group_view.h"
 #include "views/inspector_view.h"
 #include "views/live_reasoning_view.h"
 #include "views/theme.h"
@@ -143,6 +145,12 @@ class TestInspector : public QObject {
           }
       }
       QVERIFY(v.findChild<QLabel*>("rewardsLabel")->text().contains(QString("#%1").arg(r.id)));
+      // its GRPO group side by side: the fixture's 4 completions per prompt, this one framed
+      auto* group = v.findChild<GroupView*>("groupView");
+      QCOMPARE(group->columnCount(), 4);
+      int framed = 0;
+      for (int c = 0; c < 4; c++) framed += group->findChild<QFrame*>(QString("groupColumn%1").arg(c))->frameShape() == QFrame::Box;
+      QCOMPARE(framed, 1);
     }
     QVERIFY2(checked_think > 0, "the fixture has a completion with <think>");
     QVERIFY2(checked_answer > 0, "the fixture has a completion with an <answer></answer> pair");
