@@ -564,6 +564,51 @@ LanguageMix language_mix(const std::string& text) {
   return m;
 }
 
+std::vector<ByteSpan> off_target_spans(const std::string& text, const std::string& target) {
+  std::vector<ByteSpan> out;
+  if (target != "en" && target != "zh") return out;
+  const bool want_cjk = target == "en";  // the script that leaves the target language
+  bool open = false;
+  ByteSpan cur;
+  // One letter run seen: off-target runs extend the open span, target runs close it;
+  // neither-script characters between them leave it open (they belong to no language).
+  const auto letters = [&](bool cjk, size_t b, size_t e) {
+    if (cjk == want_cjk) {
+      if (!open) cur.begin = b;
+      cur.end = e;
+      open = true;
+    } else if (open) {
+      out.push_back(cur);
+      open = false;
+    }
+  };
+  const std::string_view s = text;
+  size_t i = 0, run = 0, run_begin = 0;
+  const auto end_run = [&](size_t at) {
+    if (run >= 2) letters(false, run_begin, at);  // a lone letter is a math symbol, as in count_letters
+    run = 0;
+  };
+  while (i < s.size()) {
+    uint32_t cp = 0;
+    const size_t len = decode_utf8(s, i, cp);
+    if (len == 0) {
+      end_run(i);
+      ++i;
+      continue;
+    }
+    if (is_latin_letter(cp)) {
+      if (run++ == 0) run_begin = i;
+    } else {
+      end_run(i);
+      if (is_cjk_letter(cp)) letters(true, i, i + len);
+    }
+    i += len;
+  }
+  end_run(i);
+  if (open) out.push_back(cur);
+  return out;
+}
+
 // ---- aha ----------------------------------------------------------------------------
 
 const std::vector<std::string>& default_aha_keywords() {

@@ -51,6 +51,13 @@ struct LanguageMix {
   bool off_target(const std::string& target) const { return target == "zh" ? latin_share > 0 : cjk_share > 0; }
 };
 LanguageMix language_mix(const std::string& text);
+// Where a text leaves the target language: byte ranges [begin, end) of its off-target
+// letters ("en": CJK characters; "zh": Latin words of two letters or more), counted as
+// language_mix counts them, so the spans are non-empty exactly when off_target() is true.
+// Runs separated only by characters of neither script (spaces, digits, punctuation) are
+// one span; a span starts and ends on a letter. An unknown target language → no spans.
+struct ByteSpan { size_t begin = 0, end = 0; };
+std::vector<ByteSpan> off_target_spans(const std::string& text, const std::string& target_language);
 
 // "Aha" self-corrections: keyword spans in both languages plus the structural pattern
 // "an intermediate result stated, then revised". Byte offsets [begin, end) into the text.

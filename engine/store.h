@@ -163,6 +163,10 @@ class RunStoreReader {
   // (stage, step) pairs that have MoE rows / traces, in recording order.
   std::vector<std::pair<std::string, int64_t>> moe_steps() const;
   std::vector<std::pair<std::string, int64_t>> trace_steps() const;
+  // Every trace with at least one aha span, in (stage, step, id) order — the studio's aha
+  // timeline over a whole run, without reading any completion text.
+  struct AhaMoment { std::string stage, split; int64_t step = 0, trace_id = 0; };
+  std::vector<AhaMoment> aha_moments() const;
   // One layer's expert loads and biases at every recorded step (expert × step heatmap).
   struct MoeHistoryRow { std::string stage; int64_t step = 0; std::vector<int64_t> tokens; std::vector<float> bias; };
   std::vector<MoeHistoryRow> moe_history(int layer) const;

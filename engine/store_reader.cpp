@@ -315,6 +315,16 @@ std::vector<std::pair<std::string, int64_t>> RunStoreReader::trace_steps() const
   return out;
 }
 
+std::vector<RunStoreReader::AhaMoment> RunStoreReader::aha_moments() const {
+  // the writer stores "[]" for a trace without spans (aha_spans_json of an empty list)
+  sql::Stmt s(impl_->db,
+              "SELECT st.name, t.split, t.step, t.id FROM trace t JOIN stage st ON st.id = t.stage "
+              "WHERE t.aha_spans NOT IN ('[]', '') ORDER BY t.stage, t.step, t.id");
+  std::vector<AhaMoment> out;
+  while (s.step()) out.push_back({s.text(0), s.text(1), s.i64(2), s.i64(3)});
+  return out;
+}
+
 struct RunFollower::Impl {
   std::string dir;
   std::map<std::pair<int64_t, int64_t>, int64_t> last_step;  // (series, stage) → last step seen

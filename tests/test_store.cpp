@@ -271,6 +271,7 @@ TEST(Store, FullTextSearchFindsATraceByAWordInItsReasoning) {
     t.prompt = "What is " + std::to_string(i) + " + 1?";
     t.completion = "<think>" + std::to_string(i) + " plus one</think><answer>" + std::to_string(i + 1) + "</answer>";
     if (i == 23) t.completion = "<think>23 + 1 = 25. Wait, let me recheck: 23 + 1 = 24.</think><answer>24</answer>";
+    if (i == 23) t.aha_spans_json = "[[21,25,\"keyword\"]]";  // as the engine writes them
     t.group_id = i / 5;
     t.rewards = {{"accuracy", 1.0}, {"format", 1.0}};
     t.advantage = 0.5;
@@ -286,6 +287,13 @@ TEST(Store, FullTextSearchFindsATraceByAWordInItsReasoning) {
   EXPECT_EQ(hits[0].rewards.at("accuracy"), 1.0);
   EXPECT_EQ(r.traces(2, "grpo").size(), 10u);
   EXPECT_THROW(r.search_traces("\"unbalanced"), InvalidArgument);
+  // the aha timeline: only the self-corrected trace, with its step and id
+  const auto moments = r.aha_moments();
+  ASSERT_EQ(moments.size(), 1u);
+  EXPECT_EQ(moments[0].trace_id, hits[0].id);
+  EXPECT_EQ(moments[0].step, 2);
+  EXPECT_EQ(moments[0].stage, "grpo");
+  EXPECT_EQ(moments[0].split, "train");
 }
 
 TEST(Store, AFullDiskStopsWritingAndKeepsWhatWasCommitted) {
@@ -559,6 +567,7 @@ TEST(Store, AnnotationsMoeHistoryAndTraceStepsReadBackWhatWasWritten) {
   const auto ts = r.trace_steps();
   ASSERT_EQ(ts.size(), 2u);
   EXPECT_EQ(ts[1], (std::pair<std::string, int64_t>{"grpo", 7}));
+  EXPECT_TRUE(r.aha_moments().empty());  // both traces have no spans ("[]")
   EXPECT_THROW(annotate_run((d.p / "nope").string(), {}, ""), IoError);
 }
 }  // namespace

@@ -235,5 +235,35 @@ TEST(LanguageMix, OffTargetMeansLeavingThePromptsLanguage) {
   EXPECT_TRUE(both.off_target("en"));
   EXPECT_FALSE(language_mix("12 + 7 = 19").off_target("en"));  // no letters at all
 }
+
+// The spans the studio highlights: the letters off_target() counted, as byte ranges.
+std::vector<std::string> off_target_texts(const std::string& text, const std::string& target) {
+  std::vector<std::string> out;
+  for (const ByteSpan& sp : off_target_spans(text, target)) out.push_back(text.substr(sp.begin, sp.end - sp.begin));
+  return out;
+}
+
+TEST(LanguageMix, OffTargetSpans) {
+  using V = std::vector<std::string>;
+  // neither-script characters between CJK letters join them; an English word splits them
+  EXPECT_EQ(off_target_texts("Ones: 8 + 7 = 15，写 5 进 1. then 等等，再检查一下 ok", "en"),
+            (V{"写 5 进", "等等，再检查一下"}));
+  EXPECT_EQ(off_target_texts("Ones: 8 + 7 = 15，写 5 进 1. then 等等", "zh"), (V{"Ones", "then"}));
+  // a lone Latin letter is a math symbol: it neither splits a Chinese span nor counts for "zh"
+  EXPECT_EQ(off_target_texts("两边除以 2：x = 5。所以", "en"), (V{"两边除以 2：x = 5。所以"}));
+  EXPECT_TRUE(off_target_texts("两边除以 2：x = 5", "zh").empty());
+  // spans exist exactly when language_mix says the text left its target
+  for (const std::string t : {"12 + 7 = 19", "First, multiply.", "先 then", "", "\xe4\xb8"}) {
+    EXPECT_EQ(!off_target_spans(t, "en").empty(), language_mix(t).off_target("en")) << t;
+    EXPECT_EQ(!off_target_spans(t, "zh").empty(), language_mix(t).off_target("zh")) << t;
+  }
+  // invalid bytes are skipped, byte offsets stay those of the original string
+  const std::string bad = "ab\x80中";
+  const auto sp = off_target_spans(bad, "en");
+  ASSERT_EQ(sp.size(), 1u);
+  EXPECT_EQ(sp[0].begin, 3u);
+  EXPECT_EQ(sp[0].end, 6u);
+  EXPECT_TRUE(off_target_spans("中文", "fr").empty());
+}
 }  // namespace
 }  // namespace aha
