@@ -13,7 +13,7 @@
 #include <QTextStream>
 #include <QVBoxLayout>
 
-#include "views/csv.h"
+#include "views/models/csv_export.h"
 
 namespace aha::studio {
 
@@ -144,6 +144,6 @@ void RunBrowserView::updateButtons() {
   resume_->setEnabled(resumable);
 }
 
-QString RunBrowserView::exportCsv(const QString& path) const { return export_model_csv(*proxy_, path); }
+QString RunBrowserView::exportCsv(const QString& path) const { return export_csv(*proxy_, path); }
 
 }  // namespace aha::studio

@@ -25,6 +25,26 @@ aha::RunConfig fixture_config(int steps) {
 class TestRunController : public QObject {
   Q_OBJECT
  private slots:
+  void tokenBytesBecomeWholeCharacters() {
+    // "等" is E7 AD 89: fed a byte at a time, nothing is released until it is whole
+    const std::string zh = "\xE7\xAD\x89";
+    std::string tail, out;
+    for (char b : "a" + zh + "b") {
+      if (b == 0) break;
+      tail += b;
+      out += take_complete_utf8(tail);
+      if (b == zh[0] || b == zh[1]) QVERIFY(out.find('\xE7') == std::string::npos);
+    }
+    QCOMPARE(QString::fromStdString(out), QString::fromUtf8("a\xE7\xAD\x89" "b"));
+    QVERIFY(tail.empty());
+    // stray continuation bytes and a lead byte that never completes are released, not held forever
+    tail = "\x80\x80\x80\x80";
+    QCOMPARE(take_complete_utf8(tail).size(), size_t(4));
+    tail = "x\xF0";
+    QCOMPARE(take_complete_utf8(tail), std::string("x"));
+    QCOMPARE(tail, std::string("\xF0"));
+  }
+
   void aRunReportsStepsTokensAndFinishes() {
     QTemporaryDir ws;
     RunController rc;

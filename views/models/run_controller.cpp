@@ -3,12 +3,32 @@
 #include <QDir>
 #include <chrono>
 #include <filesystem>
+#include <map>
 
 #include "engine/checkpoint.h"
 #include "engine/error.h"
 #include "engine/run.h"
 
 namespace aha::studio {
+
+// The engine emits one token per byte: a character outside ASCII arrives in 2-4 pieces.
+// Splits `bytes` into the longest prefix of whole UTF-8 sequences (returned) and an
+// incomplete tail (left in `bytes`); a tail that can never complete (4 bytes without a
+// finished sequence) is released as it is, to be shown as a replacement character.
+std::string take_complete_utf8(std::string& bytes) {
+  size_t i = bytes.size(), back = 0;
+  while (i > 0 && back < 4 && (static_cast<unsigned char>(bytes[i - 1]) & 0xC0) == 0x80) i--, back++;
+  size_t cut = bytes.size();
+  if (i > 0) {
+    const unsigned char lead = static_cast<unsigned char>(bytes[i - 1]);
+    const size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+    if (need > 1 && bytes.size() - (i - 1) < need) cut = i - 1;  // the last sequence is unfinished
+  }
+  if (bytes.size() - cut >= 4) cut = bytes.size();
+  std::string out = bytes.substr(0, cut);
+  bytes.erase(0, cut);
+  return out;
+}
 
 RunController::RunController(QObject* parent) : QObject(parent) {
   qRegisterMetaType<TokenPieces>("aha::studio::TokenPieces");
@@ -65,6 +85,9 @@ void RunController::begin(const QString& run_dir, std::function<std::unique_ptr<
       emit statusChanged("running");
       run->start();
       TokenPieces pending;
+      std::map<int, std::string> tails;  // per sample: bytes of an unfinished UTF-8 character
+      qint64 tail_step = -1;
+      QString tail_stage;
       auto last_flush = std::chrono::steady_clock::now();
       auto flush_tokens = [&] {
         if (!pending.isEmpty()) emit tokensGenerated(pending);
@@ -82,8 +105,14 @@ void RunController::begin(const QString& run_dir, std::function<std::unique_ptr<
           switch (e->kind) {
             case Event::Kind::Token: {
               const auto it = e->metrics.find("sample");
-              pending.push_back({stage, e->step, it == e->metrics.end() ? 0 : int(it->second),
-                                 QString::fromStdString(e->message)});
+              const int sample = it == e->metrics.end() ? 0 : int(it->second);
+              if (e->step != tail_step || stage != tail_stage) tails.clear();  // a new generation batch
+              tail_step = e->step;
+              tail_stage = stage;
+              std::string& tail = tails[sample];
+              tail += e->message;
+              const std::string whole = take_complete_utf8(tail);
+              if (!whole.empty()) pending.push_back({stage, e->step, sample, QString::fromStdString(whole)});
               break;
             }
             case Event::Kind::Step:

@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 
 #include "engine/config.h"
@@ -27,6 +28,9 @@ struct TokenPiece {
   QString text;
 };
 using TokenPieces = QVector<TokenPiece>;
+
+// Splits off the longest prefix of whole UTF-8 characters (see run_controller.cpp).
+std::string take_complete_utf8(std::string& bytes);
 
 class RunController : public QObject {
   Q_OBJECT

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "engine/store.h"
+#include "views/models/csv_export.h"
 
 Q_DECLARE_METATYPE(aha::TraceRow)
 
@@ -36,7 +37,7 @@ class TraceModel : public QAbstractTableModel {
   enum Field { Step, Stage, Split, Group, Sample, Accuracy, Format, ExtraReward, Total, Advantage, Length,
                Aha, LanguageShare, Truncated, Preview };
   // ExportRole: the value as CSV writes it (full completion, full precision).
-  enum Role { TraceIdRole = Qt::UserRole + 1, TraceRowRole, SortRole, ExportRole };
+  enum Role { TraceIdRole = Qt::UserRole + 1, TraceRowRole, SortRole, ExportRole = kExportRole };
 
   explicit TraceModel(QObject* parent = nullptr);
   int rowCount(const QModelIndex& parent = {}) const override;
@@ -87,10 +88,6 @@ class TraceFilterModel : public QSortFilterProxyModel {
 // The aha timeline of a whole run: every trace with an aha span. Returns the error, or "".
 QString load_aha_moments(const QString& run_dir, std::vector<aha::RunStoreReader::AhaMoment>& out);
 
-// Writes the rows of `model` (a TraceModel or any proxy over one) as CSV: a header of the
-// column titles, then one line per row with the full completion instead of the preview.
-// Returns "" or the error (file not writable).
-QString export_csv(const QAbstractItemModel& model, const QString& path);
 
 }  // namespace aha::studio
 

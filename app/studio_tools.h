@@ -1,0 +1,15 @@
+// Non-interactive modes of aha-studio: measurements and screenshots that drive the real
+// window with a real run.
+#pragma once
+#include <QString>
+
+namespace aha::studio {
+class MainWindow;
+// Starts the launcher's preset, samples the event loop's lateness every 10 ms for
+// `seconds` while it trains (switching tabs so every view paints), stops the run, prints
+// one JSON object and returns the exit code.
+int bench_latency(MainWindow& w, double seconds);
+// Starts the launcher's preset, waits `after_s`, saves a PNG of every tab into `dir`,
+// stops the run and returns the exit code.
+int take_screenshots(MainWindow& w, const QString& dir, double after_s);
+}  // namespace aha::studio
