@@ -85,6 +85,7 @@ void for_each_key(Cfg& c, F&& f) {
   f("train", "threads", t.threads);
   f("train", "log_every", t.log_every);
   f("train", "checkpoint_every", t.checkpoint_every);
+  f("train", "eval_samples", t.eval_samples);
   auto& d = c.data;
   f("data", "source", d.source);
   f("data", "synthetic_bytes", d.synthetic_bytes);
@@ -418,6 +419,7 @@ void validate_train(const TrainConfig& t, const ModelConfig& m, const Checker& c
   c.non_negative("train.threads", t.threads);
   if (t.log_every < 1) c.fail("train.log_every", "must be >= 1, got " + str(t.log_every));
   c.non_negative("train.checkpoint_every", t.checkpoint_every);
+  c.non_negative("train.eval_samples", t.eval_samples);
 }
 
 void validate_data(const RunConfig& cfg, const Checker& c) {

@@ -64,6 +64,10 @@ struct TrainConfig {
   int threads = 0;                    // 0 = all cores
   int log_every = 10;
   int checkpoint_every = 0;           // 0 = only at the end
+  // Held-out curriculum problems answered greedily at every evaluation of pretraining and
+  // SFT: streamed live (the chain of thought as the model writes it) and stored as eval
+  // traces, so one can watch reasoning form before RL. 0 = off.
+  int eval_samples = 2;
 };
 
 struct DataConfig {

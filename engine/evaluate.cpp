@@ -39,6 +39,46 @@ std::string aha_spans_json(const std::vector<AhaSpan>& spans) {
   return sp.dump();
 }
 
+TraceRecord eval_trace(const Example& ex, const Completion& c, int64_t group) {
+  const ParsedCompletion pc = parse_completion(c.text);
+  const LanguageMix mix = language_mix(pc.think.empty() ? c.text : pc.think);
+  TraceRecord t;
+  t.step = 0;
+  t.stage = "eval";
+  t.split = "eval";
+  t.prompt = ex.prompt;
+  t.completion = c.text;
+  t.group_id = group;
+  t.rewards = {{"accuracy", accuracy_reward(ex.problem, c.text).value}, {"format", format_reward(c.text).value}};
+  t.aha_spans_json = aha_spans_json(aha_spans(c.text));
+  t.language_share = ex.language == "zh" ? mix.cjk_share : mix.latin_share;
+  t.truncated = c.truncated;
+  return t;
+}
+
+std::vector<TraceRecord> showcase_traces(Model& m, const std::vector<Example>& problems, int max_new_tokens,
+                                         const std::function<void(int, const std::string&)>& on_token) {
+  std::vector<std::string> prompts;
+  std::vector<const Example*> kept;
+  int budget = max_new_tokens;
+  for (const Example& ex : problems) {
+    const std::string p = "<bos>" + ex.prompt + " ";
+    const int room = m.cfg.max_position_embeddings - (int)Tokenizer().encode(p).size();
+    if (room < 16) continue;
+    budget = std::min(budget, room);
+    prompts.push_back(p);
+    kept.push_back(&ex);
+  }
+  std::vector<TraceRecord> out;
+  if (prompts.empty()) return out;
+  SamplingConfig greedy;
+  greedy.temperature = 0;
+  greedy.max_new_tokens = budget;
+  const std::vector<Completion> cs = sample_batch(m, prompts, 1, greedy, on_token);
+  for (size_t i = 0; i < cs.size(); i++) out.push_back(eval_trace(*kept[i], cs[i], (int64_t)i));
+  return out;
+}
+
 EvalResult evaluate_task(Model& m, const std::vector<Example>& problems, const std::string& task, int samples,
                          const SamplingConfig& s, const std::function<void(int, int)>& progress) {
   const auto t0 = std::chrono::steady_clock::now();
@@ -69,17 +109,7 @@ EvalResult evaluate_task(Model& m, const std::vector<Example>& problems, const s
       const auto spans = aha_spans(c.text);
       r.aha_rate += !spans.empty();
       r.truncated_rate += c.truncated;
-      TraceRecord t;
-      t.step = 0;
-      t.stage = "eval";
-      t.split = "eval";
-      t.prompt = ex.prompt;
-      t.completion = c.text;
-      t.group_id = (int64_t)i;
-      t.rewards = {{"accuracy", acc.value}, {"format", fmt.value}};
-      t.aha_spans_json = aha_spans_json(spans);
-      t.language_share = ex.language == "zh" ? mix.cjk_share : mix.latin_share;
-      t.truncated = c.truncated;
+      TraceRecord t = eval_trace(ex, c, (int64_t)i);
       r.traces.push_back(std::move(t));
       total++;
     }

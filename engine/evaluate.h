@@ -30,6 +30,15 @@ struct EvalResult {
 // The aha spans of a completion as the run store keeps them: [[begin, end, kind], ...].
 std::string aha_spans_json(const std::vector<AhaSpan>& spans);
 
+// One completion of a held-out problem scored as a trace (split "eval", group = problem).
+TraceRecord eval_trace(const Example& ex, const Completion& c, int64_t group);
+
+// Greedy completions of a few held-out problems decoded together (the studio's live view
+// of reasoning during pretraining and SFT); on_token(problem index, piece) streams them.
+// Problems whose R1 prompt leaves fewer than 16 new tokens are skipped.
+std::vector<TraceRecord> showcase_traces(Model& m, const std::vector<Example>& problems, int max_new_tokens,
+                                         const std::function<void(int, const std::string&)>& on_token = {});
+
 EvalResult evaluate_task(Model& m, const std::vector<Example>& problems, const std::string& task, int samples,
                          const SamplingConfig& s, const std::function<void(int, int)>& progress = {});
 

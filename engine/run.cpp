@@ -255,7 +255,14 @@ void Run::body() {
         publish(Event::Kind::Step, cur, std::move(rep.metrics));
         if (s % log_every == 0 || s == cur->total_steps()) {
           auto ev = cur->evaluate();
-          if (store_) store_->metrics(cur->name(), s, wall, rep.tokens, ev);
+          if (store_) {
+            store_->metrics(cur->name(), s, wall, rep.tokens, ev);
+            for (TraceRecord t : cur->take_eval_traces()) {
+              t.stage = cur->name();
+              t.step = s;
+              store_->trace(t);
+            }
+          }
           publish(Event::Kind::Eval, cur, std::move(ev));
         }
         if (cfg_.train.checkpoint_every > 0 && s % cfg_.train.checkpoint_every == 0 && s < cur->total_steps())

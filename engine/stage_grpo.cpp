@@ -332,7 +332,8 @@ std::map<std::string, double> GrpoStage::evaluate() {
   SamplingConfig greedy;
   greedy.temperature = 0;
   greedy.max_new_tokens = cfg_.grpo.max_new_tokens;
-  const EvalResult r = evaluate_task(model_, eval_, cfg_.grpo.task, 1, greedy);
+  EvalResult r = evaluate_task(model_, eval_, cfg_.grpo.task, 1, greedy);
+  eval_traces_ = std::move(r.traces);  // the held-out answers, for the trace inspector
   return r.metrics();
 }
 

@@ -8,6 +8,7 @@
 #include <numeric>
 
 #include "engine/error.h"
+#include "engine/evaluate.h"
 #include "engine/tokenizer.h"
 
 namespace aha {
@@ -19,6 +20,30 @@ PretrainStage::PretrainStage(const RunConfig& cfg, Model& model, kernels::Ops& o
       corpus_(load_corpus(cfg)), peak_gflops_(peak_gflops) {
   spdlog::info("pretrain data: {} ({} training tokens, {} held out)", corpus_.description,
                corpus_.train.size(), corpus_.eval.size());
+  // worked problems to answer only when the model learns the curriculum's format
+  if (cfg.data.source == "curriculum") showcase_ = showcase_problems(cfg);
+}
+
+std::vector<Example> showcase_problems(const RunConfig& cfg) {
+  std::vector<Example> out;
+  const int n = cfg.train.eval_samples;
+  if (n <= 0) return out;
+  const CurriculumConfig& c = cfg.curriculum;
+  std::vector<std::string> tasks;
+  if (c.weight_arithmetic > 0) tasks.push_back("arithmetic");
+  if (c.weight_countdown > 0) tasks.push_back("countdown");
+  if (c.weight_linear > 0) tasks.push_back("linear");
+  if (tasks.empty()) return out;
+  const Curriculum cur(c);
+  std::vector<std::vector<Example>> sets;
+  for (const auto& t : tasks) sets.push_back(cur.eval(t));
+  for (int i = 0; (int)out.size() < n; i++) {
+    const auto& set = sets[i % sets.size()];
+    const size_t j = i / sets.size();
+    if (j >= set.size()) break;
+    out.push_back(set[j]);
+  }
+  return out;
 }
 
 StepReport PretrainStage::step() {
@@ -73,6 +98,7 @@ std::map<std::string, double> PretrainStage::evaluate() {
   }
   // evaluation forwards must not count as routed load for the bias update
   model_.reset_expert_load();
+  if (!showcase_.empty()) eval_traces_ = showcase_traces(model_, showcase_, cfg_.grpo.max_new_tokens, on_token);
   return {{"eval_loss", loss}};
 }
 
@@ -133,6 +159,7 @@ SftStage::SftStage(const RunConfig& cfg, Model& model, kernels::Ops& ops, double
   }
   spdlog::info("sft data: {} training and {} held-out examples from {}; {} longer than sft.seq_len + 1 (cut)",
                train_.size(), eval_.size(), cfg.sft.source, truncated_);
+  showcase_ = showcase_problems(cfg);
 }
 
 const std::vector<int>& SftStage::order(int64_t epoch) {
@@ -198,6 +225,7 @@ std::map<std::string, double> SftStage::evaluate() {
     tokens += lp.scored_tokens;
   }
   model_.reset_expert_load();
+  if (!showcase_.empty()) eval_traces_ = showcase_traces(model_, showcase_, cfg_.grpo.max_new_tokens, on_token);
   return {{"eval_loss", tokens > 0 ? loss / tokens : 0.0}};
 }
 

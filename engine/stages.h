@@ -47,10 +47,19 @@ class Stage {
   // Called with (sample index in the step, text piece) for every token a stage generates:
   // the live chain of thought. Set by the Run before the stage starts.
   std::function<void(int, const std::string&)> on_token;
+  // The completions the last evaluate() generated (split "eval"), handed over once.
+  std::vector<TraceRecord> take_eval_traces() { return std::move(eval_traces_); }
+
+ protected:
+  std::vector<TraceRecord> eval_traces_;
 
  private:
   bool skipped_ = false;
 };
+
+// Held-out curriculum problems for train.eval_samples: one per task of the pretraining
+// mix in turn (tasks with weight > 0), so the live view shows each kind of reasoning.
+std::vector<Example> showcase_problems(const RunConfig& cfg);
 
 
 // Pretraining (and, with a token mask, any masked-LM stage): AdamW on the model loss.
@@ -77,6 +86,7 @@ class PretrainStage : public Stage {
   Corpus corpus_;
   Batch batch_;
   double peak_gflops_ = 0;
+  std::vector<Example> showcase_;  // answered greedily at each evaluation (train.eval_samples)
 };
 
 // Supervised fine-tuning on prompt/completion examples ([sft]): each sequence is
@@ -114,6 +124,7 @@ class SftStage : public Stage {
   Batch batch_;
   int64_t truncated_ = 0;
   double peak_gflops_ = 0;
+  std::vector<Example> showcase_;  // answered greedily at each evaluation (train.eval_samples)
 };
 
 // Reinforcement learning with GRPO ([grpo], engine/grpo.h): each step samples G

@@ -375,18 +375,17 @@ TEST(GrpoRun, PretrainSftGrpoInOneRunAllRecorded) {
   c.grpo = grpo_config(2).grpo;
   c.grpo.eval_problems = 2;
   validate(c);
-  int tokens = 0;
+  std::map<std::string, int> tokens;  // per stage
   {
     aha::Run run(c, dir.string());
     run.run_blocking();
     EXPECT_EQ(run.status(), RunStatus::Finished);
     while (auto e = run.events().pop(std::chrono::milliseconds(0)))
-      if (e->kind == Event::Kind::Token) {
-        EXPECT_EQ(e->stage, "grpo");
-        tokens++;
-      }
+      if (e->kind == Event::Kind::Token) tokens[e->stage]++;
   }
-  EXPECT_GT(tokens, 0);  // the live chain of thought reached the event stream
+  // the live chain of thought reached the event stream: GRPO's samples, and the held-out
+  // answers of pretraining's and SFT's evaluations (train.eval_samples)
+  for (const char* st : {"pretrain", "sft", "grpo"}) EXPECT_GT(tokens[st], 0) << st;
   const RunStoreReader r = RunStoreReader::open(dir.string());
   const RunSummary s = r.summary();
   ASSERT_EQ(s.stages.size(), 3u);
@@ -395,7 +394,15 @@ TEST(GrpoRun, PretrainSftGrpoInOneRunAllRecorded) {
   for (const char* k : {"reward", "frac_reward_zero_std", "completions/clipped_ratio", "eval/arithmetic/pass@1"})
     EXPECT_TRUE(s.latest.count(k)) << k;
   const auto traces = r.traces(2, "grpo");
-  EXPECT_EQ(traces.size(), (size_t)(c.grpo.prompts_per_step * c.grpo.group_size));
+  // the step's samples, and the greedy answers to the eval_problems held-out problems
+  size_t train = 0, held_out = 0;
+  for (const auto& t : traces) (t.split == "eval" ? held_out : train)++;
+  EXPECT_EQ(train, (size_t)(c.grpo.prompts_per_step * c.grpo.group_size));
+  EXPECT_EQ(held_out, (size_t)c.grpo.eval_problems);
+  const auto shown = r.traces(2, "pretrain");
+  ASSERT_EQ(shown.size(), (size_t)c.train.eval_samples);
+  EXPECT_EQ(shown[0].split, "eval");
+  EXPECT_FALSE(shown[0].prompt.empty());
   // the policy updates route tokens: the step's expert loads are recorded, not zeros
   const auto moe = r.moe("grpo", 2);
   ASSERT_FALSE(moe.empty());
