@@ -153,12 +153,12 @@ void CompareView::setRuns(const QStringList& run_dirs) {
   QStringList tomls, errors;
   std::set<std::string> series;
   for (const QString& dir : run_dirs) {
+    // the directory name, as the run browser shows it: unique, unlike config names
     QString label = QFileInfo(dir).fileName(), toml;
     std::vector<std::pair<std::string, int64_t>> steps;
     try {
       const RunStoreReader r = RunStoreReader::open_checked(dir.toStdString(), false, false);
       const RunSummary s = r.summary();
-      label = QString::fromStdString(s.name);
       toml = QString::fromStdString(s.config_toml);
       for (const std::string& n : r.series()) series.insert(n);
       steps = r.trace_steps();

@@ -7,6 +7,7 @@
 #include <QLabel>
 #include <QPointer>
 #include <QPushButton>
+#include <QTimer>
 #include <QVBoxLayout>
 #include <cmath>
 #include <qcustomplot.h>
@@ -43,7 +44,28 @@ QCustomPlot* plot(const QString& title) {
   return p;
 }
 
+// An empty chart says why instead of drawing bare 0..5 axes.
+void show_empty(QCustomPlot* p, const QString& why) {
+  p->clearPlottables();
+  p->clearGraphs();
+  p->clearItems();
+  auto* t = new QCPItemText(p);
+  t->position->setType(QCPItemPosition::ptAxisRectRatio);
+  t->position->setCoords(0.5, 0.5);
+  t->setText(why);
+  t->setColor(theme_colors().text);
+  p->xAxis->setTicks(false);
+  p->yAxis->setTicks(false);
+  p->replot();
+}
+void show_axes(QCustomPlot* p) {
+  p->clearItems();
+  p->xAxis->setTicks(true);
+  p->yAxis->setTicks(true);
+}
+
 void bars(QCustomPlot* p, const QStringList& names, const QVector<double>& values, const QString& unit) {
+  show_axes(p);
   p->clearPlottables();
   auto* b = new QCPBars(p->xAxis, p->yAxis);
   b->setPen(Qt::NoPen);
@@ -111,6 +133,9 @@ EfficiencyView::EfficiencyView(QWidget* parent) : QWidget(parent) {
   lay->addWidget(fp8_);
   lay->addLayout(grid, 1);
   connect(measure_, &QPushButton::clicked, this, &EfficiencyView::measureDecode);
+  live_ = new QTimer(this);
+  live_->setInterval(3000);
+  connect(live_, &QTimer::timeout, this, &EfficiencyView::reload);
   measure_->setEnabled(false);
 }
 
@@ -138,7 +163,8 @@ void EfficiencyView::reload() {
   const double fl = get(s.latest, "flops_per_token");
   const double mla = get(s.latest, "kv_bytes_per_token_mla"), mha = get(s.latest, "kv_bytes_per_token_mha");
   if (std::isnan(mla)) {
-    figures_->setText(tr("%1 recorded no model figures yet.").arg(QString::fromStdString(s.name)));
+    figures_->setText(tr("%1 recorded no model figures yet.").arg(QDir(run_dir_).dirName()));
+    show_empty(kv_, tr("no model figures recorded yet"));
   } else {
     figures_->setText(tr("<b>%1</b>: %2 parameters, %3 active per token (%4%) · %5 MFLOP per training token · "
                          "KV cache %6 B/token with MLA vs %7 B/token for the MHA equivalent: <b>%8× smaller</b>")
@@ -149,7 +175,10 @@ void EfficiencyView::reload() {
     bars(kv_, {tr("MLA latent"), tr("MHA equivalent")}, {mla, mha}, tr("bytes per token"));
   }
   mfu_->clearGraphs();
-  if (!mfu.empty()) {
+  if (mfu.empty()) {
+    show_empty(mfu_, tr("no MFU recorded yet (pretraining and SFT steps record it)"));
+  } else {
+    show_axes(mfu_);
     QCPGraph* g = mfu_->addGraph();
     g->setPen(QPen(series_color(2), 1.5));
     for (const auto& p : mfu) g->addData(p.wall, p.value);
@@ -161,14 +190,14 @@ void EfficiencyView::reload() {
   fp8_->setText(tr("FP8 statistics (per-layer amax, underflow and overflow) appear here for runs trained in FP8; "
                    "this run trained in FP32."));
   measure_->setEnabled(!s.checkpoints.empty() && !measuring_);
+  (s.status == "running") ? live_->start() : live_->stop();  // follow a training run
 }
 
 void EfficiencyView::showDecode(const std::map<std::string, double>& latest) {
   const double lat = get(latest, "decode/tokens_per_s_latent"), naive = get(latest, "decode/tokens_per_s_naive");
   if (std::isnan(lat)) {
     decode_->setText(tr("Decoding not measured yet for this run."));
-    decode_plot_->clearPlottables();
-    decode_plot_->replot();
+    show_empty(decode_plot_, tr("press “Measure decoding” once the run has a checkpoint"));
     return;
   }
   QString t = tr("Latent cache %1 tokens/s vs naive %2 tokens/s (%3×) at context %4, batch %5.")

@@ -15,6 +15,7 @@
 class QCustomPlot;
 class QLabel;
 class QPushButton;
+class QTimer;
 
 namespace aha::studio {
 
@@ -40,6 +41,7 @@ class EfficiencyView : public QWidget {
   QLabel *figures_, *decode_, *fp8_;
   QPushButton* measure_;
   QCustomPlot *kv_, *decode_plot_, *mfu_;
+  QTimer* live_;  // re-reads the store while the run trains
   std::atomic<bool> measuring_{false};
 };
 

@@ -11,6 +11,7 @@
 #include <QVBoxLayout>
 #include <qcustomplot.h>
 
+#include "engine/config.h"
 #include "engine/store.h"
 #include "views/theme.h"
 
@@ -112,6 +113,10 @@ ExpertsView::ExpertsView(QWidget* parent) : QWidget(parent) {
   connect(live_, &QTimer::timeout, this, &ExpertsView::reload);
 }
 
+QString ExpertsView::layerName(int layer) const {
+  return layer >= main_layers_ ? tr("MTP module %1").arg(layer - main_layers_ + 1) : tr("layer %1").arg(layer);
+}
+
 QList<QCustomPlot*> ExpertsView::charts() const { return {by_layer_, by_step_, bias_, imbalance_}; }
 QString ExpertsView::stepLabel() const { return step_label_->text(); }
 int ExpertsView::layerCount() const { return layers_.size(); }
@@ -134,6 +139,8 @@ void ExpertsView::reload() {
     const auto r = aha::RunStoreReader::open_checked(run_dir_.toStdString(), false, false);
     steps = r.moe_steps();
     status = r.summary_status();
+    // MoE rows number the MTP modules' blocks after the main layers
+    main_layers_ = aha::parse_config(r.summary().config_toml, "run.db").model.num_hidden_layers;
   } catch (const std::exception& e) {
     empty_->setText(tr("Cannot read %1: %2").arg(run_dir_, QString::fromUtf8(e.what())));
     empty_->show();
@@ -174,7 +181,7 @@ void ExpertsView::showStep(int index) {
     layer_->clear();
     for (const auto& l : rows) {
       layers_.push_back(l.layer);
-      layer_->addItem(tr("layer %1").arg(l.layer), l.layer);
+      layer_->addItem(layerName(l.layer), l.layer);
     }
     const int at = layer_->findData(keep);
     layer_->setCurrentIndex(at >= 0 ? at : 0);
@@ -187,7 +194,8 @@ void ExpertsView::showStep(int index) {
   }
   by_layer_map_->setDataRange(QCPRange(0, 2));  // 0 … 2× the mean: balanced is the middle colour
   QSharedPointer<QCPAxisTickerText> yt(new QCPAxisTickerText);
-  for (size_t l = 0; l < rows.size(); l++) yt->addTick(double(l), QString::number(rows[l].layer));
+  for (size_t l = 0; l < rows.size(); l++)
+    yt->addTick(double(l), rows[l].layer >= main_layers_ ? layerName(rows[l].layer) : QString::number(rows[l].layer));
   by_layer_->yAxis->setTicker(yt);
   by_layer_->rescaleAxes();
   by_layer_->xAxis->setRange(-0.5, experts - 0.5);
@@ -241,7 +249,7 @@ void ExpertsView::showLayer() {
   for (const auto& row : imb) {
     if (!per_layer.contains(row.layer)) {
       QCPGraph* g = imbalance_->addGraph();
-      g->setName(tr("layer %1").arg(row.layer));
+      g->setName(layerName(row.layer));
       g->setPen(QPen(series_color(per_layer.size()), 1.5));
       per_layer[row.layer] = g;
     }

@@ -33,9 +33,11 @@ class ExpertsView : public QWidget {
  private:
   void showStep(int index);
   void showLayer();
+  QString layerName(int layer) const;  // "layer 3", or "MTP module 1" past the main layers
   QString run_dir_;
   QVector<QPair<QString, qint64>> steps_;  // (stage, step) with MoE rows
   QVector<int> layers_;                    // MoE layer indices at the shown step
+  int main_layers_ = 1 << 30;              // num_hidden_layers of the run's model
   QCustomPlot *by_layer_, *by_step_, *bias_, *imbalance_;
   QCPColorMap *by_layer_map_ = nullptr, *by_step_map_ = nullptr;
   QSlider* step_;

@@ -72,7 +72,7 @@ class TestCompare : public QObject {
     QCOMPARE(keys, (QStringList{"grpo.temperature", "name", "tags", "train.seed"}));
     QCOMPARE(view_->configTable()->model()->rowCount(), 4);
     QCOMPARE(view_->configTable()->model()->headerData(2, Qt::Horizontal).toString(),
-             QStringLiteral("studio-fixture-b"));
+             QStringLiteral("run-b"));  // runs are labelled by directory, as in the run browser
   }
 
   void samePromptDiffedWordByWord() {
