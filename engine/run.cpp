@@ -77,7 +77,7 @@ Run::Run(RunConfig cfg, std::string run_dir, std::string resume_from, bool conti
       Event e;
       e.kind = Event::Kind::Token;
       e.stage = sp->name();
-      e.step = sp->steps_done();
+      e.step = sp->generating_step();
       e.total_steps = sp->total_steps();
       e.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
       e.metrics = {{"sample", (double)sample}};

@@ -38,6 +38,9 @@ class Stage {
   virtual int64_t total_steps() const = 0;
   virtual int64_t steps_done() const = 0;
   virtual StepReport step() = 0;
+  // The step a token generated now belongs to (its traces are recorded under it): the
+  // step being taken for a stage that generates inside step(), else steps_done().
+  virtual int64_t generating_step() const { return steps_done(); }
   // Evaluation metrics (held-out loss); called every log interval and at the end.
   virtual std::map<std::string, double> evaluate() = 0;
   virtual void save(const std::string& dir) = 0;
@@ -138,6 +141,8 @@ class GrpoStage : public Stage {
   std::string name() const override { return "grpo"; }
   int64_t total_steps() const override { return cfg_.grpo.steps; }
   int64_t steps_done() const override { return state_.step; }
+  // samples are drawn inside step() and recorded under the step it completes
+  int64_t generating_step() const override { return state_.step + 1; }
   StepReport step() override;
   // Greedy pass@1 (and format, length, language mix, aha rate) on held-out problems.
   std::map<std::string, double> evaluate() override;

@@ -28,9 +28,13 @@
 #include "views/models/workspace_watcher.h"
 #include "views/run_browser_view.h"
 
+// The icon and other resources live in this static library: register them once.
+static void init_studio_resources() { Q_INIT_RESOURCE(studio); }
+
 namespace aha::studio {
 
 MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
+  init_studio_resources();
   setObjectName("ahaStudioMainWindow");
   setWindowTitle("Aha Studio");
   setWindowIcon(QIcon(":/aha/icon.svg"));
