@@ -3,7 +3,7 @@
 //
 //   aha-studio [--workspace DIR] [--preset NAME] [--start] [--theme light|dark]
 //   aha-studio --screenshots DIR [--after SECONDS]   every view saved as PNG (tests/studio/screenshots.sh)
-//   aha-studio --bench-latency SECONDS               event-loop latency while a run trains (JSON)
+//   aha-studio --bench-latency SECONDS [--bench-tab I] event-loop latency while a run trains (JSON)
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QDir>
@@ -81,7 +81,8 @@ int main(int argc, char** argv) {
   QCommandLineOption after("after", "With --screenshots: seconds of training first (default 60).", "SECONDS", "60");
   QCommandLineOption latency("bench-latency", "Train the preset for SECONDS and print the event loop's latency as JSON.",
                              "SECONDS");
-  cli.addOptions({workspace, preset, start, theme, shots, after, latency});
+  QCommandLineOption stay("bench-tab", "With --bench-latency: stay on this tab (0 = Runs … 6 = Compare).", "INDEX");
+  cli.addOptions({workspace, preset, start, theme, shots, after, latency, stay});
   cli.process(app);
 
   QSettings settings;
@@ -94,7 +95,7 @@ int main(int argc, char** argv) {
   w.launcher()->choosePreset(cli.value(preset));
   w.show();
 
-  if (cli.isSet(latency)) return aha::studio::bench_latency(w, cli.value(latency).toDouble());
+  if (cli.isSet(latency)) return aha::studio::bench_latency(w, cli.value(latency).toDouble(), cli.isSet(stay) ? cli.value(stay).toInt() : -1);
   if (cli.isSet(shots)) return aha::studio::take_screenshots(w, cli.value(shots), cli.value(after).toDouble());
   if (cli.isSet(start)) QTimer::singleShot(0, w.launcher(), &aha::studio::LauncherView::startRun);
   return app.exec();

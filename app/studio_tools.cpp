@@ -36,7 +36,7 @@ void stop_and_wait(RunController* rc) {
 }
 }  // namespace
 
-int bench_latency(MainWindow& w, double seconds) {
+int bench_latency(MainWindow& w, double seconds, int stay_on) {
   RunController* rc = w.controller();
   w.launcher()->startRun();
   if (!rc->active()) {
@@ -47,6 +47,7 @@ int bench_latency(MainWindow& w, double seconds) {
   QObject::connect(rc, &RunController::stepReported, [&] { steps++; });
   QObject::connect(rc, &RunController::tokensGenerated, [&](const TokenPieces& p) { pieces += p.size(); });
   std::vector<double> late;
+  std::vector<double> tab_max(MainWindow::TabCount, 0.0);  // where the worst delays happen
   QElapsedTimer clock;
   clock.start();
   qint64 expected = 10;
@@ -56,6 +57,8 @@ int bench_latency(MainWindow& w, double seconds) {
   QObject::connect(&tick, &QTimer::timeout, [&] {
     const qint64 now = clock.nsecsElapsed();
     late.push_back(std::max<double>(0.0, double(now - expected * 1000000) / 1e6));
+    double& m = tab_max[w.tabs()->currentIndex()];
+    m = std::max(m, late.back());
     expected = now / 1000000 + 10;
   });
   // visit every view while the run trains, so each one's painting counts
@@ -65,9 +68,9 @@ int bench_latency(MainWindow& w, double seconds) {
     const int next = (w.tabs()->currentIndex() + 1) % MainWindow::TabCount;
     w.tabs()->setCurrentIndex(next == MainWindow::CompareTab ? MainWindow::DashboardTab : next);
   });
-  w.tabs()->setCurrentIndex(MainWindow::DashboardTab);
+  w.tabs()->setCurrentIndex(stay_on >= 0 ? stay_on : int(MainWindow::DashboardTab));
   tick.start();
-  tabs.start();
+  if (stay_on < 0) tabs.start();
   wait_ms(int(seconds * 1000));
   tick.stop();
   tabs.stop();
@@ -77,9 +80,15 @@ int bench_latency(MainWindow& w, double seconds) {
   auto pct = [&](double p) { return s.empty() ? 0.0 : s[std::min(s.size() - 1, size_t(p * double(s.size())))]; };
   double mean = 0;
   for (double v : s) mean += v / double(s.size());
+  QString per_tab;
+  for (int t = 0; t < MainWindow::TabCount; t++)
+    if (t != MainWindow::CompareTab)
+      per_tab += QString("%1\"%2\": %3").arg(per_tab.isEmpty() ? "" : ", ", w.tabs()->tabText(t).toLower())
+                     .arg(tab_max[t], 0, 'f', 2);
   std::printf("{\"seconds\": %.1f, \"samples\": %zu, \"late_ms_mean\": %.2f, \"late_ms_p50\": %.2f, "
-              "\"late_ms_p99\": %.2f, \"late_ms_max\": %.2f, \"steps_reported\": %d, \"token_pieces\": %d}\n",
-              seconds, s.size(), mean, pct(0.5), pct(0.99), s.empty() ? 0.0 : s.back(), steps, pieces);
+              "\"late_ms_p99\": %.2f, \"late_ms_max\": %.2f, \"late_ms_max_by_tab\": {%s}, \"steps_reported\": %d, "
+              "\"token_pieces\": %d}\n",
+              seconds, s.size(), mean, pct(0.5), pct(0.99), s.empty() ? 0.0 : s.back(), qPrintable(per_tab), steps, pieces);
   return 0;
 }
 

@@ -77,11 +77,21 @@ ChartPanel::ChartPanel(SeriesSource* source, QWidget* parent) : QWidget(parent),
   connect(&reload_timer_, &QTimer::timeout, this, [this] { requestAll(false); });
   replot_timer_.setSingleShot(true);
   replot_timer_.setInterval(kReplotMs);
-  connect(&replot_timer_, &QTimer::timeout, this, [this] { plot_->replot(QCustomPlot::rpQueuedReplot); });
+  // A chart on a hidden tab does not redraw (QCustomPlot renders into its buffers even when
+  // hidden, which cost the event loop tens of ms per tab); it redraws once when shown.
+  connect(&replot_timer_, &QTimer::timeout, this, [this] {
+    if (!plot_->isVisible()) {
+      stale_ = true;
+      return;
+    }
+    stale_ = false;
+    plot_->replot(QCustomPlot::rpQueuedReplot);
+  });
   if (source_) connect(source_, &SeriesSource::loaded, this, &ChartPanel::onLoaded);
 }
 
 bool ChartPanel::eventFilter(QObject* watched, QEvent* event) {
+  if (watched == plot_ && event->type() == QEvent::Show && stale_) scheduleReplot();
   if (watched == plot_ && event->type() == QEvent::Leave && readout_->visible()) {
     readout_->setVisible(false);
     tracer_->setVisible(false);

@@ -59,6 +59,7 @@ class ChartPanel : public QWidget {
   bool eventFilter(QObject* watched, QEvent* event) override;
 
  private:
+  bool stale_ = false;  // data changed while hidden: redraw when shown
   struct Run {
     QString dir, label;
     std::vector<aha::Bucket> buckets;  // in x order; live points appended as 1-point buckets

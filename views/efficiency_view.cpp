@@ -20,6 +20,8 @@
 #include "engine/run.h"
 #include "engine/store.h"
 #include "kernels/cpu/ops.h"
+#include "views/models/run_controller.h"
+#include "views/models/background.h"
 #include "views/theme.h"
 
 namespace aha::studio {
@@ -135,30 +137,67 @@ EfficiencyView::EfficiencyView(QWidget* parent) : QWidget(parent) {
   connect(measure_, &QPushButton::clicked, this, &EfficiencyView::measureDecode);
   live_ = new QTimer(this);
   live_->setInterval(3000);
-  connect(live_, &QTimer::timeout, this, &EfficiencyView::reload);
+  // while hidden, a live run is not re-read (the store reads cost the event loop)
+  connect(live_, &QTimer::timeout, this, [this] {
+    if (isVisible()) reload();
+    else stale_ = true;
+  });
   measure_->setEnabled(false);
 }
 
 QList<QCustomPlot*> EfficiencyView::charts() const { return {kv_, decode_plot_, mfu_}; }
 QString EfficiencyView::figuresText() const { return figures_->text() + "\n" + decode_->text(); }
 
+void EfficiencyView::showEvent(QShowEvent* e) {
+  QWidget::showEvent(e);
+  if (stale_) {
+    stale_ = false;
+    reload();
+  }
+}
+
 void EfficiencyView::setRun(const QString& run_dir) {
   run_dir_ = run_dir;
   reload();
 }
 
+namespace {
+struct EfficiencyData {
+  QString dir, error;
+  aha::RunSummary summary;
+  std::vector<aha::RunStoreReader::Point> mfu;
+};
+}  // namespace
+
 void EfficiencyView::reload() {
   if (run_dir_.isEmpty()) return;
-  aha::RunSummary s;
-  std::vector<aha::RunStoreReader::Point> mfu;
-  try {
-    const auto r = aha::RunStoreReader::open_checked(run_dir_.toStdString(), false, false);
-    s = r.summary();
-    mfu = r.points("mfu");
-  } catch (const std::exception& e) {
-    figures_->setText(tr("Cannot read %1: %2").arg(run_dir_, QString::fromUtf8(e.what())));
-    return;
-  }
+  if (loading_) return;  // the read in flight shows the newest data anyway
+  loading_ = true;
+  // the summary scans every series' last point: off the UI thread on a long run
+  run_in_background<EfficiencyData>(this, [dir = run_dir_] {
+    EfficiencyData d;
+    d.dir = dir;
+    try {
+      const auto r = aha::RunStoreReader::open_checked(dir.toStdString(), false, false);
+      d.summary = r.summary();
+      d.mfu = r.points("mfu");
+    } catch (const std::exception& e) {
+      d.error = QString::fromUtf8(e.what());
+    }
+    return d;
+  }, [this](EfficiencyData d) {
+    loading_ = false;
+    if (d.dir != run_dir_) return reload();  // another run was opened meanwhile
+    if (!d.error.isEmpty()) {
+      figures_->setText(tr("Cannot read %1: %2").arg(run_dir_, d.error));
+    } else {
+      show(d.summary, d.mfu);
+    }
+    emit loaded();
+  });
+}
+
+void EfficiencyView::show(const aha::RunSummary& s, const std::vector<aha::RunStoreReader::Point>& mfu) {
   const double pt = get(s.latest, "params_total"), pa = get(s.latest, "params_active");
   const double fl = get(s.latest, "flops_per_token");
   const double mla = get(s.latest, "kv_bytes_per_token_mla"), mha = get(s.latest, "kv_bytes_per_token_mha");
@@ -217,6 +256,7 @@ void EfficiencyView::measureDecode() {
   decode_->setText(tr("Measuring… (the rest of the studio stays usable)"));
   QPointer<EfficiencyView> self(this);
   std::thread([self, dir = run_dir_.toStdString()] {
+    lower_thread_priority();
     QString summary;
     std::map<std::string, double> m;
     try {

@@ -11,6 +11,9 @@
 #include <atomic>
 #include <map>
 #include <string>
+#include <vector>
+
+#include "engine/store.h"
 
 class QCustomPlot;
 class QLabel;
@@ -34,9 +37,16 @@ class EfficiencyView : public QWidget {
 
  signals:
   void measured(const QString& summary);  // or the error message
+  void loaded();                          // a read of the run finished and is shown
+
+ protected:
+  void showEvent(QShowEvent* e) override;
 
  private:
+  bool stale_ = false;  // a live run moved on while this tab was hidden
   void showDecode(const std::map<std::string, double>& latest);
+  void show(const aha::RunSummary& s, const std::vector<aha::RunStoreReader::Point>& mfu);
+  bool loading_ = false;
   QString run_dir_;
   QLabel *figures_, *decode_, *fp8_;
   QPushButton* measure_;

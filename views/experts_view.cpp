@@ -13,6 +13,7 @@
 
 #include "engine/config.h"
 #include "engine/store.h"
+#include "views/models/background.h"
 #include "views/theme.h"
 
 namespace aha::studio {
@@ -108,9 +109,13 @@ ExpertsView::ExpertsView(QWidget* parent) : QWidget(parent) {
   lay->addLayout(controls);
   lay->addLayout(grid, 1);
 
-  connect(step_, &QSlider::valueChanged, this, &ExpertsView::showStep);
-  connect(layer_, &QComboBox::currentIndexChanged, this, [this] { showStep(step_->value()); showLayer(); });
-  connect(live_, &QTimer::timeout, this, &ExpertsView::reload);
+  connect(step_, &QSlider::valueChanged, this, [this](int i) { request(i); });
+  connect(layer_, &QComboBox::currentIndexChanged, this, [this] { request(step_->value()); });
+  // while hidden, a live run is not re-read (the store reads cost the event loop)
+  connect(live_, &QTimer::timeout, this, [this] {
+    if (isVisible()) reload();
+    else stale_ = true;
+  });
 }
 
 QString ExpertsView::layerName(int layer) const {
@@ -124,6 +129,14 @@ double ExpertsView::layerExpertCell(int layer_row, int expert) const {
   return by_layer_map_->data()->cell(expert, layer_row);
 }
 
+void ExpertsView::showEvent(QShowEvent* e) {
+  QWidget::showEvent(e);
+  if (stale_) {
+    stale_ = false;
+    reload();
+  }
+}
+
 void ExpertsView::setRun(const QString& run_dir) {
   run_dir_ = run_dir;
   steps_.clear();
@@ -131,50 +144,94 @@ void ExpertsView::setRun(const QString& run_dir) {
   reload();
 }
 
-void ExpertsView::reload() {
-  if (run_dir_.isEmpty()) return;
+void ExpertsView::reload() { request(-1); }
+
+// Everything one view needs, read on a helper thread: on a long run the expert × step
+// history is hundreds of thousands of rows, which must not stall the event loop.
+struct ExpertsView::Snapshot {
+  QString dir, error;
   std::vector<std::pair<std::string, int64_t>> steps;
   std::string status;
-  try {
-    const auto r = aha::RunStoreReader::open_checked(run_dir_.toStdString(), false, false);
-    steps = r.moe_steps();
-    status = r.summary_status();
-    // MoE rows number the MTP modules' blocks after the main layers
-    main_layers_ = aha::parse_config(r.summary().config_toml, "run.db").model.num_hidden_layers;
-  } catch (const std::exception& e) {
-    empty_->setText(tr("Cannot read %1: %2").arg(run_dir_, QString::fromUtf8(e.what())));
-    empty_->show();
+  int main_layers = 1 << 30;
+  int index = -1;  // the step shown
+  int layer = -1;  // the layer of the history and bias charts (-1: the first MoE layer)
+  std::vector<aha::MoeLayerRecord> rows;
+  std::vector<aha::RunStoreReader::MoeHistoryRow> hist;
+  std::vector<aha::RunStoreReader::ImbalanceRow> imb;
+};
+
+void ExpertsView::request(int index) {
+  if (run_dir_.isEmpty()) return;
+  if (loading_) {  // one read at a time; the newest request wins
+    pending_ = true;
+    pending_index_ = index;
     return;
   }
+  loading_ = true;
   const bool at_end = steps_.isEmpty() || step_->value() == step_->maximum();
-  steps_.clear();
-  for (const auto& [stage, step] : steps) steps_.push_back({QString::fromStdString(stage), step});
-  empty_->setVisible(steps_.isEmpty());
-  if (steps_.isEmpty()) empty_->setText(tr("%1 has no MoE records yet.").arg(QDir(run_dir_).dirName()));
-  {
-    const QSignalBlocker b(step_);
-    step_->setRange(0, std::max(0, int(steps_.size()) - 1));
-    if (at_end) step_->setValue(step_->maximum());  // follow the newest step while live
-  }
-  (status == "running") ? live_->start() : live_->stop();
-  showStep(step_->value());
-  showLayer();
+  const int want = index >= 0 ? index : (at_end ? -1 : step_->value());  // -1: the newest step
+  const int layer = layer_->currentData().isValid() ? layer_->currentData().toInt() : -1;
+  run_in_background<Snapshot>(this, [dir = run_dir_, want, layer] {
+    Snapshot s;
+    s.dir = dir;
+    try {
+      const auto r = aha::RunStoreReader::open_checked(dir.toStdString(), false, false);
+      s.steps = r.moe_steps();
+      s.status = r.summary_status();
+      // MoE rows number the MTP modules' blocks after the main layers
+      s.main_layers = aha::parse_config(r.summary().config_toml, "run.db").model.num_hidden_layers;
+      if (s.steps.empty()) return s;
+      s.index = want >= 0 && want < int(s.steps.size()) ? want : int(s.steps.size()) - 1;
+      s.rows = r.moe(s.steps[s.index].first, s.steps[s.index].second);
+      s.layer = layer;
+      if (std::none_of(s.rows.begin(), s.rows.end(), [&](const auto& l) { return l.layer == layer; }))
+        s.layer = s.rows.empty() ? -1 : s.rows[0].layer;
+      if (s.layer >= 0) s.hist = r.moe_history(s.layer);
+      s.imb = r.moe_imbalance();
+    } catch (const std::exception& e) {
+      s.error = QString::fromUtf8(e.what());
+    }
+    return s;
+  }, [this](Snapshot s) { apply(std::move(s)); });
 }
 
-void ExpertsView::showStep(int index) {
-  if (index < 0 || index >= steps_.size()) return;
+void ExpertsView::apply(Snapshot s) {
+  loading_ = false;
+  if (s.dir == run_dir_) {
+    if (!s.error.isEmpty()) {
+      empty_->setText(tr("Cannot read %1: %2").arg(run_dir_, s.error));
+      empty_->show();
+    } else {
+      main_layers_ = s.main_layers;
+      steps_.clear();
+      for (const auto& [stage, step] : s.steps) steps_.push_back({QString::fromStdString(stage), step});
+      empty_->setVisible(steps_.isEmpty());
+      if (steps_.isEmpty()) empty_->setText(tr("%1 has no MoE records yet.").arg(QDir(run_dir_).dirName()));
+      {
+        const QSignalBlocker b(step_);
+        step_->setRange(0, std::max(0, int(steps_.size()) - 1));
+        if (s.index >= 0) step_->setValue(s.index);
+      }
+      (s.status == "running") ? live_->start() : live_->stop();
+      if (s.index >= 0) {
+        renderStep(s.index, s.rows, s.layer);
+        renderLayer(s.hist, s.imb);
+      }
+    }
+  }
+  if (pending_) {
+    pending_ = false;
+    request(pending_index_);
+  } else {
+    emit loaded();
+  }
+}
+
+void ExpertsView::renderStep(int index, const std::vector<aha::MoeLayerRecord>& rows, int layer) {
   const auto [stage, step] = steps_[index];
   step_label_->setText(QString("%1 %2").arg(stage).arg(step));
-  std::vector<aha::MoeLayerRecord> rows;
-  try {
-    rows = aha::RunStoreReader::open_checked(run_dir_.toStdString(), false, false).moe(stage.toStdString(), step);
-  } catch (const std::exception&) {
-    return;
-  }
   if (rows.empty()) return;
   const int experts = int(rows[0].tokens.size());
-  // layer combo: keep the choice across reloads
-  const int keep = layer_->currentData().isValid() ? layer_->currentData().toInt() : rows[0].layer;
   layers_.clear();
   {
     const QSignalBlocker b(layer_);
@@ -183,7 +240,7 @@ void ExpertsView::showStep(int index) {
       layers_.push_back(l.layer);
       layer_->addItem(layerName(l.layer), l.layer);
     }
-    const int at = layer_->findData(keep);
+    const int at = layer_->findData(layer);
     layer_->setCurrentIndex(at >= 0 ? at : 0);
   }
   by_layer_map_->data()->setSize(experts, int(rows.size()));
@@ -197,14 +254,12 @@ void ExpertsView::showStep(int index) {
   for (size_t l = 0; l < rows.size(); l++)
     yt->addTick(double(l), rows[l].layer >= main_layers_ ? layerName(rows[l].layer) : QString::number(rows[l].layer));
   by_layer_->yAxis->setTicker(yt);
-  by_layer_->rescaleAxes();
   by_layer_->xAxis->setRange(-0.5, experts - 0.5);
   by_layer_->yAxis->setRange(-0.5, double(rows.size()) - 0.5);
-  by_layer_->replot();
+  by_layer_->replot(QCustomPlot::rpQueuedReplot);
 
   // the chosen layer's bias at this step
   bias_->clearPlottables();
-  const int layer = layer_->currentData().toInt();
   for (const auto& l : rows) {
     if (l.layer != layer) continue;
     auto* bars = new QCPBars(bias_->xAxis, bias_->yAxis);
@@ -214,34 +269,24 @@ void ExpertsView::showStep(int index) {
   }
   bias_->rescaleAxes();
   bias_->xAxis->setRange(-0.7, experts - 0.3);
-  bias_->replot();
+  bias_->replot(QCustomPlot::rpQueuedReplot);
 }
 
-void ExpertsView::showLayer() {
-  if (run_dir_.isEmpty() || layers_.isEmpty()) return;
-  const int layer = layer_->currentData().toInt();
-  std::vector<aha::RunStoreReader::MoeHistoryRow> hist;
-  std::vector<aha::RunStoreReader::ImbalanceRow> imb;
-  try {
-    const auto r = aha::RunStoreReader::open_checked(run_dir_.toStdString(), false, false);
-    hist = r.moe_history(layer);
-    imb = r.moe_imbalance();
-  } catch (const std::exception&) {
-    return;
+void ExpertsView::renderLayer(const std::vector<aha::RunStoreReader::MoeHistoryRow>& hist,
+                              const std::vector<aha::RunStoreReader::ImbalanceRow>& imb) {
+  if (!hist.empty()) {
+    const int experts = int(hist[0].tokens.size());
+    by_step_map_->data()->setSize(int(hist.size()), experts);
+    by_step_map_->data()->setRange(QCPRange(0, double(hist.size()) - 1), QCPRange(0, experts - 1));
+    for (size_t s = 0; s < hist.size(); s++) {
+      const auto rel = relative_load(hist[s].tokens);
+      for (int e = 0; e < experts && e < int(rel.size()); e++) by_step_map_->data()->setCell(int(s), e, rel[e]);
+    }
+    by_step_map_->setDataRange(QCPRange(0, 2));
+    by_step_->xAxis->setRange(-0.5, double(hist.size()) - 0.5);
+    by_step_->yAxis->setRange(-0.5, experts - 0.5);
+    by_step_->replot(QCustomPlot::rpQueuedReplot);
   }
-  if (hist.empty()) return;
-  const int experts = int(hist[0].tokens.size());
-  by_step_map_->data()->setSize(int(hist.size()), experts);
-  by_step_map_->data()->setRange(QCPRange(0, double(hist.size()) - 1), QCPRange(0, experts - 1));
-  for (size_t s = 0; s < hist.size(); s++) {
-    const auto rel = relative_load(hist[s].tokens);
-    for (int e = 0; e < experts && e < int(rel.size()); e++) by_step_map_->data()->setCell(int(s), e, rel[e]);
-  }
-  by_step_map_->setDataRange(QCPRange(0, 2));
-  by_step_->xAxis->setRange(-0.5, double(hist.size()) - 0.5);
-  by_step_->yAxis->setRange(-0.5, experts - 0.5);
-  by_step_->replot();
-
   // imbalance: one line per MoE layer, x = index of the recorded step (stages in order)
   imbalance_->clearGraphs();
   QMap<int, QCPGraph*> per_layer;
@@ -257,7 +302,7 @@ void ExpertsView::showLayer() {
   }
   imbalance_->rescaleAxes();
   imbalance_->yAxis->setRangeLower(0);
-  imbalance_->replot();
+  imbalance_->replot(QCustomPlot::rpQueuedReplot);
 }
 
 }  // namespace aha::studio

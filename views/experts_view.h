@@ -6,6 +6,9 @@
 // Everything is read from the run store's MoE rows.
 #pragma once
 #include <QWidget>
+#include <vector>
+
+#include "engine/store.h"
 
 class QCustomPlot;
 class QCPColorMap;
@@ -30,9 +33,22 @@ class ExpertsView : public QWidget {
  public slots:
   void reload();  // re-reads the store (the view refreshes itself while a run is live)
 
+ signals:
+  void loaded();  // a read finished and is drawn
+
+ protected:
+  void showEvent(QShowEvent* e) override;
+
  private:
-  void showStep(int index);
-  void showLayer();
+  bool stale_ = false;  // a live run moved on while this tab was hidden
+  struct Snapshot;
+  void request(int index);  // reads on a helper thread (-1: the newest step), then apply()
+  void apply(Snapshot s);
+  void renderStep(int index, const std::vector<aha::MoeLayerRecord>& rows, int layer);
+  void renderLayer(const std::vector<aha::RunStoreReader::MoeHistoryRow>& hist,
+                   const std::vector<aha::RunStoreReader::ImbalanceRow>& imb);
+  bool loading_ = false, pending_ = false;
+  int pending_index_ = -1;
   QString layerName(int layer) const;  // "layer 3", or "MTP module 1" past the main layers
   QString run_dir_;
   QVector<QPair<QString, qint64>> steps_;  // (stage, step) with MoE rows

@@ -169,6 +169,7 @@ void LauncherView::validateNow() {
   const int gen = ++cost_generation_;
   QPointer<LauncherView> self(this);
   std::thread([self, cfg = *cfg, gen] {
+    lower_thread_priority();
     QString text;
     try {
       const ModelCost c = model_cost(cfg);

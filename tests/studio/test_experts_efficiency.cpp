@@ -21,7 +21,9 @@ class TestExpertsEfficiency : public QObject {
  private slots:
   void expertsHeatmapIsLoadOverMeanAtTheNewestStep() {
     ExpertsView v;
+    QSignalSpy loaded(&v, &ExpertsView::loaded);
     v.setRun(run_a);
+    QVERIFY(loaded.wait(10000));  // read on a helper thread
     const auto r = aha::RunStoreReader::open(run_a.toStdString(), false);
     const auto steps = r.moe_steps();
     QVERIFY(!steps.empty());
@@ -48,7 +50,9 @@ class TestExpertsEfficiency : public QObject {
     const QString copy = ws.path() + "/run-a";
     fs::copy(run_a.toStdString(), copy.toStdString(), fs::copy_options::recursive);
     EfficiencyView v;
+    QSignalSpy loaded(&v, &EfficiencyView::loaded);
     v.setRun(copy);
+    QVERIFY(loaded.wait(10000));
     const auto latest = aha::RunStoreReader::open(copy.toStdString(), false).summary().latest;
     const QString mla = QString::number(latest.at("kv_bytes_per_token_mla"), 'f', 0);
     const QString mha = QString::number(latest.at("kv_bytes_per_token_mha"), 'f', 0);
@@ -58,6 +62,7 @@ class TestExpertsEfficiency : public QObject {
     QSignalSpy measured(&v, &EfficiencyView::measured);
     v.measureDecode();
     QVERIFY(measured.wait(120000));
+    QVERIFY(loaded.wait(10000));  // the view re-read the run
     const auto after = aha::RunStoreReader::open(copy.toStdString(), false).summary().latest;
     QVERIFY2(after.count("decode/tokens_per_s_latent"), qPrintable(measured.first().at(0).toString()));
     QVERIFY(after.at("decode/tokens_per_s_latent") > 0);
@@ -72,7 +77,9 @@ class TestExpertsEfficiency : public QObject {
     fs::copy(run_a.toStdString(), copy.toStdString(), fs::copy_options::recursive);
     fs::remove_all((copy + "/checkpoints").toStdString());
     EfficiencyView v;
+    QSignalSpy loaded(&v, &EfficiencyView::loaded);
     v.setRun(copy);
+    QVERIFY(loaded.wait(10000));
     QSignalSpy measured(&v, &EfficiencyView::measured);
     v.measureDecode();
     QVERIFY(measured.wait(30000));

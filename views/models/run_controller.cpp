@@ -4,6 +4,9 @@
 #include <chrono>
 #include <filesystem>
 #include <map>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "engine/checkpoint.h"
 #include "engine/error.h"
@@ -15,6 +18,11 @@ namespace aha::studio {
 // Splits `bytes` into the longest prefix of whole UTF-8 sequences (returned) and an
 // incomplete tail (left in `bytes`); a tail that can never complete (4 bytes without a
 // finished sequence) is released as it is, to be shown as a replacement character.
+void lower_thread_priority() {
+  // per thread on Linux: setpriority with a thread id
+  setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 5);
+}
+
 std::string take_complete_utf8(std::string& bytes) {
   size_t i = bytes.size(), back = 0;
   while (i > 0 && back < 4 && (static_cast<unsigned char>(bytes[i - 1]) & 0xC0) == 0x80) i--, back++;
@@ -72,6 +80,7 @@ void RunController::begin(const QString& run_dir, std::function<std::unique_ptr<
     want_pause_ = want_stop_ = false;
   }
   worker_ = std::thread([this, run_dir, make = std::move(make)] {
+    lower_thread_priority();  // inherited by the Run's thread and its OpenMP team
     QString final_status = "failed";
     try {
       std::unique_ptr<Run> run = make();  // model, data: seconds for big presets, never on the UI thread

@@ -29,6 +29,11 @@ struct TokenPiece {
 };
 using TokenPieces = QVector<TokenPiece>;
 
+// Lowers the calling thread's priority (nice +5). Training, measuring and other engine
+// work the studio starts call it first: on a 2-core machine the OpenMP team otherwise
+// keeps the UI thread waiting for a time slice. Threads created later inherit it.
+void lower_thread_priority();
+
 // Splits off the longest prefix of whole UTF-8 characters (see run_controller.cpp).
 std::string take_complete_utf8(std::string& bytes);
 
