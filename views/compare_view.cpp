@@ -6,6 +6,7 @@
 #include <QHeaderView>
 #include <QLabel>
 #include <QListWidget>
+#include <algorithm>
 #include <QSlider>
 #include <QSplitter>
 #include <QTableView>
@@ -95,7 +96,7 @@ CompareView::CompareView(QWidget* parent) : QWidget(parent) {
 
   split->addWidget(buildTraceArea());
   split->setStretchFactor(0, 3);
-  split->setStretchFactor(1, 1);
+  split->setStretchFactor(1, 2);  // the configuration differences need room to be read
   split->setStretchFactor(2, 3);
 }
 
@@ -152,6 +153,7 @@ void CompareView::setRuns(const QStringList& run_dirs) {
   trace_steps_.clear();
   QStringList tomls, errors;
   std::set<std::string> series;
+  std::vector<std::set<std::string>> run_series;  // per readable run
   for (const QString& dir : run_dirs) {
     // the directory name, as the run browser shows it: unique, unlike config names
     QString label = QFileInfo(dir).fileName(), toml;
@@ -160,7 +162,9 @@ void CompareView::setRuns(const QStringList& run_dirs) {
       const RunStoreReader r = RunStoreReader::open_checked(dir.toStdString(), false, false);
       const RunSummary s = r.summary();
       toml = QString::fromStdString(s.config_toml);
-      for (const std::string& n : r.series()) series.insert(n);
+      std::set<std::string> mine;
+      for (const std::string& n : r.series()) series.insert(n), mine.insert(n);
+      run_series.push_back(std::move(mine));
       steps = r.trace_steps();
     } catch (const std::exception& e) {
       errors << QStringLiteral("%1: %2").arg(dir, QString::fromStdString(e.what()));
@@ -185,8 +189,15 @@ void CompareView::setRuns(const QStringList& run_dirs) {
   }
   filling_ = false;
   overlay_->setRuns(run_dirs, run_labels_);
-  const QString first = metric_box_->findText("reward") >= 0 ? "reward" : "loss";
-  setMetric(metric_box_->findText(first) >= 0 ? first : metric_box_->itemText(0));
+  // the first headline metric every run has (a pretraining run has no reward yet)
+  QString first = metric_box_->itemText(0);
+  for (const char* want : {"reward", "eval_loss", "loss"}) {
+    if (std::all_of(run_series.begin(), run_series.end(), [&](const auto& set) { return set.count(want) > 0; })) {
+      first = want;
+      break;
+    }
+  }
+  setMetric(first);
   // Default: each run's last trace step, left the first run, right the second.
   setTraceSide(0, run_dirs.isEmpty() ? -1 : 0, -1);
   setTraceSide(1, run_dirs.size() > 1 ? 1 : run_dirs.isEmpty() ? -1 : 0, -1);
@@ -269,6 +280,12 @@ void CompareView::refreshPrompts() {
     prompts_->setCurrentRow(0);  // filling_ is off: shows it
   } else {
     showPrompt(-1);
+    // say why the side-by-side is empty instead of showing blank boxes
+    auto* why = new QListWidgetItem(tr("No prompt in common at these steps.\n"
+                                       "Held-out (eval) problems are the same in every run:\n"
+                                       "pick steps that evaluated (every log_every steps)."));
+    why->setFlags(Qt::NoItemFlags);
+    prompts_->addItem(why);
   }
 }
 

@@ -245,11 +245,15 @@ void InspectorView::showSelected() {
   parts << tr("advantage %1").arg(r.advantage, 0, 'f', 4);
   parts << tr("English share %1").arg(r.language_share, 0, 'f', 2);
   if (r.truncated) parts << tr("truncated");
-  rewards_->setText(tr("Trace #%1 · %2 step %3 · %4")
+  // the question: the R1 template's last line ("User: … Assistant:"); the whole prompt on hover
+  const QString prompt = QString::fromStdString(r.prompt);
+  const QString question = prompt.trimmed().section('\n', -1).trimmed();
+  rewards_->setText(tr("Trace #%1 · %2 step %3 · %4\n%5")
                         .arg(r.id)
                         .arg(QString::fromStdString(r.stage))
                         .arg(r.step)
-                        .arg(parts.join(QStringLiteral(" · "))));
+                        .arg(parts.join(QStringLiteral(" · ")), question));
+  rewards_->setToolTip(prompt);
   // the group at that step, whichever way the row was found (step or search)
   std::vector<TraceRow> group;
   try {
