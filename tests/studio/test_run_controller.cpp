@@ -110,6 +110,34 @@ class TestRunController : public QObject {
     QVERIFY(!aha::latest_checkpoint(dir.toStdString()).empty());
   }
 
+  void aStoppedRunResumesFromItsCheckpointAndFinishes() {
+    QTemporaryDir ws;
+    const QString dir = ws.path() + "/r";
+    RunController rc;
+    QSignalSpy steps(&rc, &RunController::stepReported);
+    QSignalSpy finished(&rc, &RunController::finished);
+    aha::RunConfig c = fixture_config(40);
+    c.train.log_every = 1;
+    rc.launch(c, dir);
+    QTRY_VERIFY_WITH_TIMEOUT(steps.count() >= 3, 60000);
+    rc.stop();
+    QVERIFY(finished.wait(60000));
+    QCOMPARE(finished.last().at(0).toString(), QString("stopped"));
+    const std::string ckpt = aha::latest_checkpoint(dir.toStdString());
+    QVERIFY(!ckpt.empty());
+    steps.clear();
+    rc.resumeInterrupted(dir);
+    QVERIFY(finished.wait(120000));
+    QCOMPARE(finished.last().at(0).toString(), QString("finished"));
+    // it continued: the first step it reported is past the checkpoint's
+    QVERIFY(!steps.isEmpty());
+    QCOMPARE(steps.first().at(0).toString(), QString("pretrain"));
+    QVERIFY(steps.first().at(1).toLongLong() > 1);
+    const aha::RunSummary s = aha::RunStoreReader::open(dir.toStdString(), false).summary();
+    QCOMPARE(s.status, std::string("finished"));
+    QCOMPARE(s.stages.back().name, std::string("grpo"));
+  }
+
   void engineErrorsArriveAsMessages() {
     QTemporaryDir ws;
     const QString dir = ws.path() + "/r";
