@@ -9,8 +9,10 @@
 #include <QTemporaryDir>
 #include <QtTest>
 #include <filesystem>
+#include <qcustomplot.h>
 
 #include "engine/store.h"
+#include "views/chart_panel.h"
 #include "views/config_form.h"
 #include "views/dashboard_view.h"
 #include "views/inspector_view.h"
@@ -85,6 +87,11 @@ class TestMainWindow : public QObject {
     for (const auto& t : r.traces(live->step(), live->stage().toStdString()))
       found |= QString::fromStdString(t.completion) == live->sampleText(0);
     QVERIFY2(found, qPrintable(QString("live sample 0 of %1 %2: %3").arg(live->stage()).arg(live->step()).arg(live->sampleText(0))));
+    // the dashboard followed the run live: its loss chart holds every point the store has
+    const size_t stored = aha::RunStoreReader::open(dir.toStdString(), false).points("loss").size();
+    QVERIFY(stored >= 24);
+    QTRY_VERIFY_WITH_TIMEOUT(w.dashboard()->panel("loss") != nullptr, 5000);
+    QTRY_COMPARE_WITH_TIMEOUT(size_t(w.dashboard()->panel("loss")->emaGraph(0)->dataCount()), stored, 5000);
     QTRY_VERIFY_WITH_TIMEOUT(w.runs()->model()->rowOf(dir) >= 0, 5000);
     QTRY_COMPARE_WITH_TIMEOUT(w.runs()->model()->run(w.runs()->model()->rowOf(dir))->status, QString("finished"), 5000);
   }
