@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   aha::cli::add_data(app);
   aha::cli::add_eval(app);
   aha::cli::add_reward(app);
+  aha::cli::add_fp8(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

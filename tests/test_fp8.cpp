@@ -1,0 +1,218 @@
+// FP8: conversion bit-identical to CUDA's, fine-grained block quantisation, the emulated
+// FP8 GEMM against an FP64 product, and the accumulation study's trend.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "engine/error.h"
+#include "engine/fp8_study.h"
+#include "kernels/cpu/fp8.h"
+#include "kernels/cpu/fp8_gemm.h"
+#ifdef AHA_HAVE_CUDA_FP8
+#include <cuda_fp8.h>
+#endif
+
+namespace aha::kernels {
+namespace {
+
+float from_bits(uint32_t u) { float x; std::memcpy(&x, &u, 4); return x; }
+
+TEST(Fp8Convert, MatchesCudaOnTheGoldenCases) {
+  // tests/data/fp8_golden.txt was written by cuda_fp8.h's own host conversion
+  // (tests/fp8_golden_gen.cpp): every FP8 value, its neighbours, every rounding tie,
+  // saturation, NaN and infinities, random floats.
+  std::ifstream in(AHA_SOURCE_DIR "/tests/data/fp8_golden.txt");
+  ASSERT_TRUE(in.is_open());
+  std::string line;
+  int n = 0;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    unsigned u, e4, e5;
+    ASSERT_EQ(std::sscanf(line.c_str(), "%x %x %x", &u, &e4, &e5), 3) << line;
+    const float x = from_bits(u);
+    ASSERT_EQ(fp8_from_float(x, Fp8Format::E4M3), e4) << line << " (" << x << ")";
+    ASSERT_EQ(fp8_from_float(x, Fp8Format::E5M2), e5) << line << " (" << x << ")";
+    n++;
+  }
+  EXPECT_GT(n, 5000);
+}
+
+#ifdef AHA_HAVE_CUDA_FP8
+TEST(Fp8Convert, MatchesCudaOnMillionsOfRandomFloats) {
+  std::mt19937 rng(7);
+  for (int i = 0; i < 2'000'000; i++) {
+    const uint32_t u = rng();
+    const float x = from_bits(u);
+    ASSERT_EQ(fp8_from_float(x, Fp8Format::E4M3), (uint8_t)__nv_cvt_float_to_fp8(x, __NV_SATFINITE, __NV_E4M3)) << std::hex << u;
+    ASSERT_EQ(fp8_from_float(x, Fp8Format::E5M2), (uint8_t)__nv_cvt_float_to_fp8(x, __NV_SATFINITE, __NV_E5M2)) << std::hex << u;
+  }
+}
+#endif
+
+TEST(Fp8Convert, DecodesTheFormatsDocumentedValues) {
+  EXPECT_EQ(fp8_to_float(0x7E, Fp8Format::E4M3), 448.0f);
+  EXPECT_EQ(fp8_to_float(0x08, Fp8Format::E4M3), std::ldexp(1.0f, -6));  // smallest normal
+  EXPECT_EQ(fp8_to_float(0x01, Fp8Format::E4M3), std::ldexp(1.0f, -9));  // smallest subnormal
+  EXPECT_EQ(fp8_to_float(0x38, Fp8Format::E4M3), 1.0f);
+  EXPECT_TRUE(std::isnan(fp8_to_float(0x7F, Fp8Format::E4M3)));
+  EXPECT_TRUE(std::isnan(fp8_to_float(0xFF, Fp8Format::E4M3)));
+  EXPECT_TRUE(std::signbit(fp8_to_float(0x80, Fp8Format::E4M3)));
+  EXPECT_EQ(fp8_to_float(0x7B, Fp8Format::E5M2), 57344.0f);
+  EXPECT_TRUE(std::isinf(fp8_to_float(0x7C, Fp8Format::E5M2)));
+  EXPECT_EQ(fp8_to_float(0x01, Fp8Format::E5M2), std::ldexp(1.0f, -16));
+  // every number round-trips to its own code
+  for (Fp8Format f : {Fp8Format::E4M3, Fp8Format::E5M2})
+    for (int v = 0; v < 256; v++) {
+      const float x = fp8_to_float(uint8_t(v), f);
+      if (std::isnan(x) || std::isinf(x)) continue;
+      EXPECT_EQ(fp8_from_float(x, f), v) << v;
+    }
+  // saturation and rounding at the top of E4M3: 464 is the tie between 448 and (absent) 480
+  EXPECT_EQ(fp8_from_float(464.0f, Fp8Format::E4M3), 0x7E);
+  EXPECT_EQ(fp8_from_float(1e9f, Fp8Format::E4M3), 0x7E);
+  EXPECT_EQ(fp8_from_float(-INFINITY, Fp8Format::E4M3), 0xFE);
+  EXPECT_EQ(fp8_from_float(NAN, Fp8Format::E4M3), 0x7F);
+  // ties to even: 1.0625 lies between 1.0 (even mantissa) and 1.125
+  EXPECT_EQ(fp8_from_float(1.0625f, Fp8Format::E4M3), 0x38);
+  EXPECT_EQ(fp8_from_float(1.1875f, Fp8Format::E4M3), 0x3A);  // between 1.125 (odd) and 1.25
+}
+
+TEST(Fp8Quantize, ErrorWithinHalfAnFp8StepOfEachTile) {
+  std::mt19937 rng(3);
+  std::lognormal_distribution<float> mag(0.0f, 2.0f);  // values over many binades
+  const int R = 5, C = 300;                             // not multiples of 128
+  std::vector<float> x(R * C);
+  for (float& v : x) v = (rng() & 1 ? 1 : -1) * mag(rng);
+  Fp8Stats st;
+  const Fp8Tiles t = fp8_quantize(x.data(), R, C, 1, 128, false, Fp8Format::E4M3, &st);
+  EXPECT_EQ(t.tiles_c(), 3);
+  std::vector<float> back(R * C);
+  fp8_dequantize(t, back.data());
+  for (int r = 0; r < R; r++)
+    for (int c = 0; c < C; c++) {
+      const float s = t.scale_at(r, c);
+      const float v = x[r * C + c];
+      // E4M3 normals: half a step is 2^-4 of the value; below 2^-6·s the subnormal step 2^-9·s
+      const float bound = std::max(std::fabs(v) * 0.0625f, s * std::ldexp(1.0f, -10)) * 1.0001f;
+      ASSERT_LE(std::fabs(back[r * C + c] - v), bound) << r << "," << c;
+    }
+  // the partial last tile (44 columns) has its own scale: its amax / 448
+  float amax = 0;
+  for (int c = 256; c < C; c++) amax = std::max(amax, std::fabs(x[c]));
+  EXPECT_FLOAT_EQ(t.scale_at(0, 299), amax / 448.0f);
+  EXPECT_EQ(st.overflow, 0.0);  // amax scaling never clips
+  EXPECT_GT(st.amax, 0.0);
+}
+
+TEST(Fp8Quantize, EdgeCases) {
+  // all zeros: scale 1, codes 0, nothing counted as underflow
+  std::vector<float> z(130 * 200, 0.0f);
+  Fp8Stats st;
+  Fp8Tiles t = fp8_quantize(z.data(), 130, 200, 128, 128, false, Fp8Format::E4M3, &st);
+  EXPECT_EQ(t.tiles_r(), 2);
+  EXPECT_EQ(t.tiles_c(), 2);
+  for (float s : t.scale) EXPECT_EQ(s, 1.0f);
+  for (uint8_t q : t.q) EXPECT_EQ(q, 0);
+  EXPECT_EQ(st.underflow, 0.0);
+  // tiny values keep their relative precision (the scale follows them down)
+  std::vector<float> tiny = {1e-30f, -3e-31f, 2.5e-30f};
+  t = fp8_quantize(tiny.data(), 1, 3, 1, 128);
+  std::vector<float> back(3);
+  fp8_dequantize(t, back.data());
+  for (int i = 0; i < 3; i++) EXPECT_NEAR(back[i], tiny[i], std::fabs(tiny[i]) * 0.0625f);
+  // one outlier in a tile: the small values underflow to zero, and the stats say so
+  std::vector<float> out(128, 1e-4f);
+  out[5] = 1e4f;
+  t = fp8_quantize(out.data(), 1, 128, 1, 128, false, Fp8Format::E4M3, &st);
+  EXPECT_GT(st.underflow, 0.9);
+  EXPECT_DOUBLE_EQ(st.amax, 1e4);
+  // power-of-two scales: exact division, still no overflow
+  std::mt19937 rng(1);
+  std::normal_distribution<float> nd(0, 3);
+  std::vector<float> x(256 * 256);
+  for (float& v : x) v = nd(rng);
+  t = fp8_quantize(x.data(), 256, 256, 128, 128, true, Fp8Format::E4M3, &st);
+  for (float s : t.scale) {
+    int e;
+    EXPECT_EQ(std::frexp(s, &e), 0.5f) << s;  // a power of two
+  }
+  EXPECT_EQ(st.overflow, 0.0);
+}
+
+TEST(Fp8Gemm, AgreesWithFp64AndPromotionBeatsTheLimitedAccumulator) {
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> ud(0, 1);
+  const int M = 7, N = 5, K = 1000;  // K not a multiple of 128
+  std::vector<float> a(M * K), b(N * K);
+  for (float& v : a) v = ud(rng);
+  for (float& v : b) v = ud(rng);
+  const Fp8Tiles A = fp8_quantize(a.data(), M, K, 1, 128), B = fp8_quantize(b.data(), N, K, 128, 128);
+  std::vector<double> ref(M * N);
+  fp8_gemm_reference(A, B, ref.data());
+  std::vector<float> c32(M * N), cpro(M * N), clim(M * N);
+  fp8_gemm(A, B, c32.data(), Fp8Accum::Fp32);
+  fp8_gemm(A, B, cpro.data(), Fp8Accum::Promote);
+  fp8_gemm(A, B, clim.data(), Fp8Accum::Limited);
+  double e32 = 0, epro = 0, elim = 0;
+  for (int i = 0; i < M * N; i++) {
+    e32 = std::max(e32, std::fabs(c32[i] - ref[i]) / ref[i]);
+    epro = std::max(epro, std::fabs(cpro[i] - ref[i]) / ref[i]);
+    elim = std::max(elim, std::fabs(clim[i] - ref[i]) / ref[i]);
+  }
+  EXPECT_LT(e32, 1e-5);          // FP32 accumulation of exact products: float rounding only
+  EXPECT_LT(epro, 2e-3);         // 13-bit partial sums over 128 elements at most
+  EXPECT_GT(elim, 4 * epro);     // without promotion the truncation compounds over K
+  // the dequantised operands through a float GEMM give the same as the FP32 mode
+  std::vector<float> da(M * K), db(N * K);
+  fp8_dequantize(A, da.data());
+  fp8_dequantize(B, db.data());
+  for (int m = 0; m < M; m++)
+    for (int n = 0; n < N; n++) {
+      double s = 0;
+      for (int k = 0; k < K; k++) s += (double)da[m * K + k] * db[n * K + k];
+      EXPECT_NEAR(s, ref[m * N + n], 1e-9 * ref[m * N + n]);
+    }
+  // operands that do not match are refused
+  const Fp8Tiles bad = fp8_quantize(b.data(), N, K - 1, 128, 128);
+  EXPECT_THROW(fp8_gemm(A, bad, c32.data(), Fp8Accum::Fp32), std::invalid_argument);
+  const Fp8Tiles wrong_tiles = fp8_quantize(b.data(), N, K, 1, 64);
+  EXPECT_THROW(fp8_gemm(A, wrong_tiles, c32.data(), Fp8Accum::Fp32), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace aha::kernels
+
+namespace aha {
+namespace {
+TEST(Fp8Study, LimitedErrorGrowsWithKWhilePromotedStaysFlat) {
+  Fp8StudyConfig c;
+  c.ks = {128, 512, 2048, 4096};
+  c.m = c.n = 8;
+  const auto rows = fp8_accumulation_study(c);
+  ASSERT_EQ(rows.size(), 12u);
+  auto at = [&](int k, const std::string& mode) {
+    for (const auto& r : rows)
+      if (r.k == k && r.mode == mode) return r;
+    ADD_FAILURE() << k << " " << mode;
+    return Fp8StudyRow{};
+  };
+  // no promotion: the error grows about linearly with K (truncation compounds)
+  EXPECT_GT(at(512, "limited").max_rel_error, 2 * at(128, "limited").max_rel_error);
+  EXPECT_GT(at(4096, "limited").max_rel_error, 10 * at(128, "limited").max_rel_error);
+  EXPECT_GT(at(4096, "limited").max_rel_error, 0.01);  // percent level at K = 4096, as V3 reports
+  // promotion every 128: flat
+  EXPECT_LT(at(4096, "promote128").max_rel_error, 2 * at(128, "promote128").max_rel_error);
+  EXPECT_LT(at(4096, "promote128").max_rel_error, 2e-3);
+  EXPECT_LT(at(4096, "fp32").max_rel_error, 1e-4);
+  for (const auto& r : rows) EXPECT_LE(r.mean_rel_error, r.max_rel_error);
+  const std::string json = fp8_study_json(rows);
+  EXPECT_NE(json.find("\"mode\":\"promote128\""), std::string::npos);
+  c.inputs = "cauchy";
+  EXPECT_THROW(fp8_accumulation_study(c), InvalidArgument);
+}
+}  // namespace
+}  // namespace aha
