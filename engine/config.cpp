@@ -86,6 +86,9 @@ void for_each_key(Cfg& c, F&& f) {
   f("train", "log_every", t.log_every);
   f("train", "checkpoint_every", t.checkpoint_every);
   f("train", "eval_samples", t.eval_samples);
+  f("train", "precision", t.precision);
+  f("train", "fp8_pow2_scales", t.fp8_pow2_scales);
+  f("train", "adam_moments", t.adam_moments);
   auto& d = c.data;
   f("data", "source", d.source);
   f("data", "synthetic_bytes", d.synthetic_bytes);
@@ -420,6 +423,8 @@ void validate_train(const TrainConfig& t, const ModelConfig& m, const Checker& c
   if (t.log_every < 1) c.fail("train.log_every", "must be >= 1, got " + str(t.log_every));
   c.non_negative("train.checkpoint_every", t.checkpoint_every);
   c.non_negative("train.eval_samples", t.eval_samples);
+  c.one_of("train.precision", t.precision, {"fp32", "bf16", "fp8"});
+  c.one_of("train.adam_moments", t.adam_moments, {"fp32", "bf16"});
 }
 
 void validate_data(const RunConfig& cfg, const Checker& c) {

@@ -68,6 +68,12 @@ struct TrainConfig {
   // SFT: streamed live (the chain of thought as the model writes it) and stored as eval
   // traces, so one can watch reasoning form before RL. 0 = off.
   int eval_samples = 2;
+  // Precision of the Linear layers' GEMMs (DeepSeek-V3 §3.3): "fp32", "bf16" (inputs
+  // rounded to BF16) or "fp8" (E4M3 inputs, 1×128 activation tiles, 128×128 weight
+  // blocks, FP32 accumulation). Embedding, head, norms, gating and attention stay FP32.
+  std::string precision = "fp32";
+  bool fp8_pow2_scales = false;       // FP8 scales rounded up to powers of two
+  std::string adam_moments = "fp32";  // "bf16": AdamW moments stored in BF16 (as V3)
 };
 
 struct DataConfig {

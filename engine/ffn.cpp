@@ -56,7 +56,8 @@ void moe_forward(kernels::Ops& ops, const ModelConfig& c, Params& p, const MoeWe
   const int NK = N * K;
   // router logits in FP32: [N,E] = x · W_gᵀ
   ensure(a.r.logits, (size_t)N * E);
-  linear_fwd(ops, a.r.logits.data(), x, p.w(w.router), N, d, E);
+  // (gating stays in high precision under an FP8 or BF16 backend, as in V3)
+  linear_fwd(ops.high_precision(), a.r.logits.data(), x, p.w(w.router), N, d, E);
   route_forward(c, a.r, p.w(w.bias), B, T);
 
   // dispatch: assignments grouped by expert, each group in token order (a counting sort)
@@ -119,8 +120,8 @@ void moe_backward(kernels::Ops& ops, const ModelConfig& c, Params& p, const MoeW
   ensure(a.r.dgate, NK);
   for (int j = 0; j < NK; j++) a.r.dgate[a.perm_slot[j]] = a.dwperm[j];
   route_backward(c, a.r, B, T, balance_scale);
-  linear_bwd_dw(ops, p.g(w.router), a.r.dlogits.data(), x, N, d, E);
-  linear_bwd_dx(ops, dx, a.r.dlogits.data(), p.w(w.router), N, d, E, 1.0f);
+  linear_bwd_dw(ops.high_precision(), p.g(w.router), a.r.dlogits.data(), x, N, d, E);
+  linear_bwd_dx(ops.high_precision(), dx, a.r.dlogits.data(), p.w(w.router), N, d, E, 1.0f);
 }
 
 }  // namespace aha

@@ -190,9 +190,11 @@ LossParts Model::run(const Batch& bt, float loss_scale, bool backward, const Tok
   // ---- forward: embedding, blocks, head ----
   for (auto& x : xs_) ensure(x, (size_t)N * d);
   ops_.gather_rows(xs_[0].data(), params.w(embed_), bt.inputs.data(), nullptr, N, d);  // [N,d]
-  for (int l = 0; l < L; l++)
-    block_forward(ops_, c, params, blocks_[l], blocks_acts_[l], xs_[l + 1].data(), xs_[l].data(),
+  for (int l = 0; l < L; l++) {
+    lin_layer(l);
+    block_forward(lin_ops(), c, params, blocks_[l], blocks_acts_[l], xs_[l + 1].data(), xs_[l].data(),
                   pos_.data(), B, T);
+  }
   head_loss(xs_[L].data(), norm_, hn_, hn_rstd_, logits_, loss_, tgt.data(), N);
   LossParts out;
   out.lm = masked_mean(loss_.data(), bt.mask.data(), N, out.scored_tokens);
@@ -229,7 +231,8 @@ LossParts Model::run(const Batch& bt, float loss_scale, bool backward, const Tok
     // hp = eh_proj([en ; hn]) as two GEMMs over the column halves of eh_proj [d, 2d]
     linear_fwd(ops_, a.hp.data(), a.en.data(), params.w(m.eh_proj), N, d, d, 0.0f, 0, 2 * d);
     linear_fwd(ops_, a.hp.data(), a.hn.data(), params.w(m.eh_proj) + d, N, d, d, 1.0f, 0, 2 * d);
-    block_forward(ops_, c, params, m.block, a.block, a.hout.data(), a.hp.data(), pos_.data(), B, T);
+    lin_layer(L + (int)k);
+    block_forward(lin_ops(), c, params, m.block, a.block, a.hout.data(), a.hp.data(), pos_.data(), B, T);
     head_loss(a.hout.data(), m.head_norm, a.sh, a.sh_rstd, a.logits, a.loss, a.tgt.data(), N);
     out.mtp.push_back(masked_mean(a.loss.data(), a.mask.data(), N, mtp_denom[k]));
     if (m.block.moe) out.balance += a.block.moe.r.balance_loss;
@@ -260,7 +263,8 @@ LossParts Model::run(const Batch& bt, float loss_scale, bool backward, const Tok
     ops_.rmsnorm_backward(a.dhout.data(), params.g(m.head_norm), a.dtmp.data(), a.hout.data(),
                           params.w(m.head_norm), a.sh_rstd.data(), N, d);
     if (dnext) ops_.axpy(a.dhout.data(), dnext->data(), 1.0f, (size_t)N * d);
-    block_backward(ops_, c, params, m.block, a.block, a.dh.data(), a.dhout.data(), a.hp.data(),
+    lin_layer(L + (int)k);
+    block_backward(lin_ops(), c, params, m.block, a.block, a.dh.data(), a.dhout.data(), a.hp.data(),
                    pos_.data(), B, T, loss_scale);
     // a.dh = dL/d hp; through eh_proj to en and hn
     linear_bwd_dw(ops_, params.g(m.eh_proj), a.dh.data(), a.en.data(), N, d, d, 0, 0, 2 * d);
@@ -298,7 +302,8 @@ LossParts Model::run(const Batch& bt, float loss_scale, bool backward, const Tok
 
   // ---- backward: blocks, embedding ----
   for (int l = L - 1; l >= 0; l--) {
-    block_backward(ops_, c, params, blocks_[l], blocks_acts_[l], dtmp_.data(), dh_.data(),
+    lin_layer(l);
+    block_backward(lin_ops(), c, params, blocks_[l], blocks_acts_[l], dtmp_.data(), dh_.data(),
                    xs_[l].data(), pos_.data(), B, T, loss_scale);
     std::swap(dh_, dtmp_);
   }
@@ -500,6 +505,17 @@ void Model::mtp_decode(DecodeCache& cache, const float* h, const int32_t* next, 
   logits_out.resize((size_t)N * V);
   ops_.rmsnorm_forward(hn.data(), rstd.data(), x.data(), params.w(m.head_norm), N, d, eps);
   linear_fwd(ops_, logits_out.data(), hn.data(), params.w(head_), N, d, V);
+}
+
+void Model::set_precision(kernels::Precision p, bool pow2_scales) {
+  if (p == kernels::Precision::FP32) prec_.reset();
+  else prec_ = std::make_unique<kernels::PrecisionOps>(ops_, p, pow2_scales);
+}
+
+kernels::Precision Model::precision() const { return prec_ ? prec_->precision() : kernels::Precision::FP32; }
+
+std::vector<kernels::Fp8TensorStats> Model::take_fp8_stats() {
+  return prec_ ? prec_->take_stats() : std::vector<kernels::Fp8TensorStats>{};
 }
 
 std::vector<std::vector<int64_t>> Model::expert_load() const {

@@ -7,12 +7,14 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <vector>
 
 #include "engine/config.h"
 #include "engine/layers.h"
 #include "engine/params.h"
 #include "kernels/cpu/ops.h"
+#include "kernels/cpu/precision_ops.h"
 
 namespace aha {
 
@@ -118,6 +120,13 @@ class Model {
   void mtp_decode(DecodeCache& cache, const float* h, const int32_t* next, int n, std::vector<float>& logits);
 
   void zero_grad();
+
+  // The precision of the Linear layers' GEMMs in training (V3: FP8 with 1×128 / 128×128
+  // scaling; kernels/cpu/precision_ops.h). FP32 by default.
+  void set_precision(kernels::Precision p, bool pow2_scales = false);
+  kernels::Precision precision() const;
+  // Per-layer statistics of the FP8 quantisations since the last call (empty unless FP8).
+  std::vector<kernels::Fp8TensorStats> take_fp8_stats();
   size_t params_total() const { return params.trainable_total(); }
   size_t params_active() const;            // per token: shared + top-K routed experts
   double flops_per_token(int T) const;     // training (forward + backward) FLOPs per token
@@ -154,6 +163,11 @@ class Model {
   void check_decode(const DecodeCache& cache, size_t layers, int n, const int32_t* tokens, const char* what) const;
 
   kernels::Ops& ops_;
+  // The Linear layers' backend: ops_ itself in FP32, a PrecisionOps over it in BF16 / FP8
+  // (embedding, head, norms, router and attention core keep ops_ or high_precision()).
+  std::unique_ptr<kernels::PrecisionOps> prec_;
+  kernels::Ops& lin_ops() { return prec_ ? static_cast<kernels::Ops&>(*prec_) : ops_; }
+  void lin_layer(int layer) { if (prec_) prec_->set_layer(layer); }
   size_t embed_ = 0, norm_ = 0, head_ = 0;
   std::vector<BlockWeights> blocks_;
   std::vector<Mtp> mtp_;

@@ -1,4 +1,5 @@
 #include "engine/optim.h"
+#include "kernels/cpu/precision_ops.h"
 
 #include <cmath>
 
@@ -37,6 +38,12 @@ double AdamW::step(kernels::Ops& ops, Params& p, const TrainConfig& tc, double l
     ops.adamw(p.w(sg.offset), p.g(sg.offset), m.data() + sg.offset, v.data() + sg.offset,
               sg.numel, (float)lr, (float)tc.beta1, (float)tc.beta2, (float)tc.adam_eps,
               sg.decay ? (float)tc.weight_decay : 0.0f, bc1, bc2, clip);
+  if (tc.adam_moments == "bf16") {
+    // V3 keeps AdamW's moments in BF16: store them rounded (the update above used the
+    // previous BF16 values, as a BF16-stored optimiser would)
+    for (float& x : m) x = kernels::round_bf16(x);
+    for (float& x : v) x = kernels::round_bf16(x);
+  }
   return norm;
 }
 

@@ -324,6 +324,7 @@ StepReport GrpoStage::step() {
     if (moe[l].layer < model_.cfg.num_hidden_layers) rep.moe.push_back({moe[l].layer, std::move(moe[l].load), l < biased.size() ? biased[l].bias : moe[l].bias});
   tokens_seen_ += gen_tokens;
   rep.tokens = tokens_seen_;
+  add_fp8_stats(model_, rep);
   return rep;
 }
 

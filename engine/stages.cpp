@@ -24,6 +24,21 @@ PretrainStage::PretrainStage(const RunConfig& cfg, Model& model, kernels::Ops& o
   if (cfg.data.source == "curriculum") showcase_ = showcase_problems(cfg);
 }
 
+void add_fp8_stats(Model& model, StepReport& rep) {
+  const auto stats = model.take_fp8_stats();
+  if (stats.empty()) return;
+  double amax = 0, underflow = 0, overflow = 0;
+  for (const auto& s : stats) {
+    rep.fp8.push_back({s.layer, s.tensor, s.amax, s.underflow, s.overflow});
+    amax = std::max(amax, s.amax);
+    underflow += s.underflow / (double)stats.size();
+    overflow = std::max(overflow, s.overflow);
+  }
+  rep.metrics["fp8/amax_max"] = amax;
+  rep.metrics["fp8/underflow_mean"] = underflow;
+  rep.metrics["fp8/overflow_max"] = overflow;
+}
+
 std::vector<Example> showcase_problems(const RunConfig& cfg) {
   std::vector<Example> out;
   const int n = cfg.train.eval_samples;
@@ -84,6 +99,7 @@ StepReport PretrainStage::step() {
   if (peak_gflops_ > 0) m["mfu"] = tps * model_.flops_per_token(t.seq_len) / 1e9 / peak_gflops_;
   if (!loads.empty()) m["expert_imbalance"] = imb;
   for (size_t k = 0; k < sum.mtp.size(); k++) m["mtp_loss_" + std::to_string(k + 1)] = sum.mtp[k];
+  add_fp8_stats(model_, rep);
   return rep;
 }
 
@@ -213,6 +229,7 @@ StepReport SftStage::step() {
                  {"scored_tokens", lp.scored_tokens}};
   if (peak_gflops_ > 0) rep.metrics["mfu"] = B * tc_.seq_len / s * model_.flops_per_token(tc_.seq_len) / 1e9 / peak_gflops_;
   for (size_t k = 0; k < lp.mtp.size(); k++) rep.metrics["mtp_loss_" + std::to_string(k + 1)] = lp.mtp[k];
+  add_fp8_stats(model_, rep);
   return rep;
 }
 

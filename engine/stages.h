@@ -28,7 +28,12 @@ struct StepReport {
   int64_t tokens = 0;
   std::vector<MoeLayerRecord> moe;
   std::vector<TraceRecord> traces;  // completions sampled in the step (GRPO)
+  std::vector<Fp8Record> fp8;       // per layer and tensor, when the model trains in FP8
 };
+
+// The FP8 statistics of the step's GEMMs into the report: per-layer rows for the store
+// and two summary series (largest amax, mean share flushed to zero).
+void add_fp8_stats(Model& model, StepReport& rep);
 
 // One stage of a run. step() does one optimiser step; the Run handles control flow.
 class Stage {

@@ -16,6 +16,8 @@ Fp8Tiles fp8_quantize(const float* x, int rows, int cols, int tile_r, int tile_c
   t.q.resize((size_t)rows * cols);
   t.scale.assign((size_t)t.tiles_r() * t.tiles_c(), 1.0f);
   const float fmax = fp8_max(f);
+  // beyond the largest value plus half its step, a value is clipped rather than rounded
+  const float clip_at = fmax + std::ldexp(1.0f, std::ilogb(fmax) - (f == Fp8Format::E4M3 ? 3 : 2) - 1);
   long zeroed = 0, clipped = 0, nonzero = 0;
   double amax_all = 0;
   for (int tr = 0; tr < t.tiles_r(); tr++)
@@ -40,7 +42,7 @@ Fp8Tiles fp8_quantize(const float* x, int rows, int cols, int tile_r, int tile_c
           if (v != 0) {
             nonzero++;
             zeroed += (code & 0x7F) == 0;
-            clipped += std::fabs(scaled) > fmax;
+            clipped += std::fabs(scaled) > clip_at;
           }
         }
     }

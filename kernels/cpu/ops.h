@@ -15,8 +15,9 @@
 
 namespace aha::kernels {
 
-// Precision is a property of the GEMM layer: FP32 now; BF16 and FP8 emulation and
-// tensor-core paths arrive with the FP8 issue through this same argument.
+// Precision is a property of the GEMM layer: PrecisionOps (precision_ops.h) wraps a
+// backend and runs the Linear GEMMs in BF16 or FP8 (V3's recipe); layers that stay in high
+// precision (MoE gating) ask for high_precision().
 enum class Precision { FP32, BF16, FP8 };
 
 // Layout of one causal attention call.
@@ -37,6 +38,9 @@ class Ops {
  public:
   virtual ~Ops() = default;
   virtual const char* name() const = 0;
+  // The backend for GEMMs that must not be quantised (the MoE router): itself, or the
+  // backend a precision wrapper wraps.
+  virtual Ops& high_precision() { return *this; }
 
   // ---- dense algebra -------------------------------------------------------------
   // C[M,N] = alpha * op(A)[M,K] · op(B)[K,N] + beta * C, row-major with leading dims.

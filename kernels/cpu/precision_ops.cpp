@@ -1,0 +1,72 @@
+#include "kernels/cpu/precision_ops.h"
+
+#include <cmath>
+#include <cstring>
+
+namespace aha::kernels {
+
+float round_bf16(float x) {
+  uint32_t u;
+  std::memcpy(&u, &x, 4);
+  if ((u & 0x7FFFFFFFu) > 0x7F800000u) return x;  // NaN stays NaN
+  u += 0x7FFFu + ((u >> 16) & 1u);                 // round to nearest, ties to even
+  u &= 0xFFFF0000u;
+  float y;
+  std::memcpy(&y, &u, 4);
+  return y;
+}
+
+void PrecisionOps::fake_quantize(const float* x, int rows, int cols, int ld, int tile_r, int tile_c,
+                                 const char* tensor, std::vector<float>& out) {
+  out.resize((size_t)rows * cols);
+  if (p_ == Precision::BF16) {
+    for (int r = 0; r < rows; r++)
+      for (int c = 0; c < cols; c++) out[(size_t)r * cols + c] = round_bf16(x[(size_t)r * ld + c]);
+    return;
+  }
+  Fp8Stats st;
+  const Fp8Tiles t = fp8_quantize(x, rows, cols, tile_r, tile_c, pow2_, Fp8Format::E4M3, tensor ? &st : nullptr, ld);
+  fp8_dequantize(t, out.data());
+  if (!tensor) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  Fp8TensorStats& s = stats_[{layer_, tensor}];
+  s.layer = layer_;
+  s.tensor = tensor;
+  s.amax = std::max(s.amax, st.amax);
+  // running shares weighted by the values quantised
+  const double n0 = (double)s.values, n1 = (double)st.count;
+  if (n0 + n1 > 0) {
+    s.underflow = (s.underflow * n0 + st.underflow * n1) / (n0 + n1);
+    s.overflow = (s.overflow * n0 + st.overflow * n1) / (n0 + n1);
+  }
+  s.values += st.count;
+}
+
+void PrecisionOps::gemm(bool transA, bool transB, int M, int N, int K, float alpha, const float* A, int lda,
+                        const float* B, int ldb, float beta, float* C, int ldc, Precision p) {
+  if (p_ == Precision::FP32) return in_.gemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, p);
+  // stored shapes: A is [M,K] or (transA) [K,M]; B is [K,N] or (transB) [N,K]
+  const int a_rows = transA ? K : M, a_cols = transA ? M : K;
+  const int b_rows = transB ? N : K, b_cols = transB ? K : N;
+  if (!transA && transB) {         // Fprop: x 1×128 along K, W 128×128
+    fake_quantize(A, a_rows, a_cols, lda, 1, 128, "x", qa_);
+    fake_quantize(B, b_rows, b_cols, ldb, 128, 128, "w", qb_);
+  } else if (!transA && !transB) { // Dgrad: dy 1×128 along K (= out), W 128×128
+    fake_quantize(A, a_rows, a_cols, lda, 1, 128, "dy", qa_);
+    fake_quantize(B, b_rows, b_cols, ldb, 128, 128, nullptr, qb_);
+  } else {                         // Wgrad: both 128×1 along the tokens (K, their rows)
+    fake_quantize(A, a_rows, a_cols, lda, 128, 1, nullptr, qa_);
+    fake_quantize(B, b_rows, b_cols, ldb, 128, 1, nullptr, qb_);
+  }
+  in_.gemm(transA, transB, M, N, K, alpha, qa_.data(), a_cols, qb_.data(), b_cols, beta, C, ldc, Precision::FP32);
+}
+
+std::vector<Fp8TensorStats> PrecisionOps::take_stats() {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<Fp8TensorStats> out;
+  for (auto& [key, s] : stats_) out.push_back(s);
+  stats_.clear();
+  return out;
+}
+
+}  // namespace aha::kernels

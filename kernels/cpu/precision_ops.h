@@ -1,0 +1,62 @@
+// PrecisionOps: a backend whose GEMMs take BF16 or FP8 inputs, as DeepSeek-V3 trains.
+//
+// Every GEMM of a Linear layer is one of three kinds, told apart by its operand layout
+// (engine/linear.h):
+//   Fprop  y = x·Wᵀ   (A [M,K], B [N,K])   x in 1×128 tiles, W in 128×128 blocks
+//   Dgrad  dx = dy·W  (A [M,K], B [K,N])   dy in 1×128 tiles, W in 128×128 blocks
+//   Wgrad  dW = dyᵀ·x (A [K,M], B [K,N])   dy and x in 128×1 tiles along the tokens
+// Each operand is quantised to E4M3 with those tiles (or rounded to BF16), dequantised,
+// and multiplied by the wrapped FP32 backend: FP8 inputs with FP32 accumulation — V3's
+// numbers with promotion, whose accumulation study is `aha fp8 study`. On the CPU this is
+// an emulation: exact FP8 values, FP32 speed plus the quantisation passes.
+// Everything else (attention core, norms, the router via high_precision(), embedding and
+// head, which the model sends to the plain backend) runs in FP32.
+#pragma once
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "kernels/cpu/forwarding_ops.h"
+#include "kernels/cpu/fp8_gemm.h"
+
+namespace aha::kernels {
+
+struct Fp8TensorStats {
+  int layer = 0;
+  std::string tensor;  // "x" (Fprop input), "w" (weight), "dy" (Dgrad input)
+  double amax = 0, underflow = 0, overflow = 0;
+  long values = 0;
+};
+
+class PrecisionOps : public ForwardingOps {
+ public:
+  PrecisionOps(Ops& inner, Precision p, bool pow2_scales = false) : ForwardingOps(inner), p_(p), pow2_(pow2_scales) {}
+  Precision precision() const { return p_; }
+  Ops& high_precision() override { return inner(); }
+  void gemm(bool transA, bool transB, int M, int N, int K, float alpha, const float* A, int lda, const float* B,
+            int ldb, float beta, float* C, int ldc, Precision p) override;
+
+  // The layer the following GEMMs belong to (for the per-layer FP8 statistics).
+  void set_layer(int layer) { layer_ = layer; }
+  // Statistics of the FP8 quantisations since the last call, per (layer, tensor):
+  // largest |x|, share of non-zero values flushed to zero, share clipped.
+  std::vector<Fp8TensorStats> take_stats();
+
+ private:
+  // One operand, stored [rows, cols] with leading dimension ld, quantised and dequantised
+  // into `out` (compact, ld = cols).
+  void fake_quantize(const float* x, int rows, int cols, int ld, int tile_r, int tile_c, const char* tensor,
+                     std::vector<float>& out);
+  Precision p_;
+  bool pow2_;
+  int layer_ = 0;
+  std::mutex mu_;
+  std::map<std::pair<int, std::string>, Fp8TensorStats> stats_;
+  std::vector<float> qa_, qb_;
+};
+
+// x rounded to the nearest BF16 (ties to even), NaN kept.
+float round_bf16(float x);
+
+}  // namespace aha::kernels
