@@ -173,6 +173,9 @@ class RunStoreReader {
   // Per layer and step: max/mean load and coefficient of variation (imbalance over time).
   struct ImbalanceRow { std::string stage; int64_t step = 0; int layer = 0; double imbalance = 0, cv = 0; };
   std::vector<ImbalanceRow> moe_imbalance() const;
+  // The FP8 statistics of the newest step that recorded them (empty when the run never
+  // trained in FP8), and that step.
+  std::vector<Fp8Record> fp8_latest(std::string* stage = nullptr, int64_t* step = nullptr) const;
   int schema_version() const;
   std::string summary_status() const;  // the status alone (cheap)
 

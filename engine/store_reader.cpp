@@ -272,6 +272,21 @@ std::vector<MoeLayerRecord> RunStoreReader::moe(const std::string& stage, int64_
   return out;
 }
 
+std::vector<Fp8Record> RunStoreReader::fp8_latest(std::string* stage, int64_t* step) const {
+  sql::Stmt last(impl_->db, "SELECT f.stage, f.step, st.name FROM fp8 f JOIN stage st ON st.id = f.stage "
+                            "ORDER BY f.stage DESC, f.step DESC LIMIT 1");
+  std::vector<Fp8Record> out;
+  if (!last.step()) return out;
+  const int64_t sid = last.i64(0), at = last.i64(1);
+  if (stage) *stage = last.text(2);
+  if (step) *step = at;
+  sql::Stmt rows(impl_->db, "SELECT layer, tensor, amax, underflow, overflow FROM fp8 WHERE stage = ? AND step = ? "
+                            "ORDER BY layer, tensor");
+  rows.bind(1, sid).bind(2, at);
+  while (rows.step()) out.push_back({(int)rows.i64(0), rows.text(1), rows.f64(2), rows.f64(3), rows.f64(4)});
+  return out;
+}
+
 std::vector<std::pair<std::string, int64_t>> RunStoreReader::moe_steps() const {
   sql::Stmt s(impl_->db,
               "SELECT st.name, m.step FROM (SELECT DISTINCT stage, step FROM moe) m "

@@ -315,6 +315,18 @@ TEST(Fp8Training, MicroTrainsInFp8CloseToBf16AndRecordsPerLayerStatistics) {
   {
     const RunStoreReader r = RunStoreReader::open(dir.string(), false);
     EXPECT_LT(r.summary().latest.at("fp8/overflow_max"), 1e-9);  // amax scaling never clips
+    std::string stage;
+    int64_t step = 0;
+    const auto rows = r.fp8_latest(&stage, &step);
+    EXPECT_EQ(stage, "pretrain");
+    EXPECT_EQ(step, 30);
+    // micro: 2 blocks + 1 MTP block, each with x, w and dy
+    ASSERT_EQ(rows.size(), 9u);
+    for (const auto& row : rows) {
+      EXPECT_GT(row.amax, 0.0) << row.layer << " " << row.tensor;
+      EXPECT_GE(row.underflow, 0.0);
+      EXPECT_LT(row.underflow, 0.05);
+    }
   }
   fs::remove_all(dir);
   EXPECT_THROW(apply_overrides(load_config("micro"), {"train.precision=fp16"}), ConfigError);

@@ -2,7 +2,11 @@
 
 #include <QApplication>
 #include <QDir>
+#include <QComboBox>
+#include <QFileInfo>
 #include <QGridLayout>
+#include <QHeaderView>
+#include <QTableWidget>
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QPointer>
@@ -14,6 +18,7 @@
 #include <thread>
 
 #include "engine/bench.h"
+#include "engine/config.h"
 #include "engine/checkpoint.h"
 #include "engine/error.h"
 #include "engine/model.h"
@@ -113,6 +118,23 @@ EfficiencyView::EfficiencyView(QWidget* parent) : QWidget(parent) {
   decode_->setObjectName("decodeFigures");
   fp8_ = new QLabel;
   fp8_->setWordWrap(true);
+  fp8_->setObjectName("fp8Summary");
+  fp8_table_ = new QTableWidget(0, 5);
+  fp8_table_->setObjectName("fp8Table");
+  fp8_table_->setHorizontalHeaderLabels({tr("layer"), tr("tensor"), tr("amax"), tr("underflow"), tr("overflow")});
+  fp8_table_->verticalHeader()->hide();
+  fp8_table_->setEditTriggers(QAbstractItemView::NoEditTriggers);
+  fp8_table_->horizontalHeader()->setStretchLastSection(true);
+  gap_ = plot(tr("Training-loss gap to the baseline (EMA, %)"));
+  gap_->xAxis->setLabel(tr("step (all stages)"));
+  gap_->yAxis->setLabel(tr("(loss − baseline) / baseline, %"));
+  baseline_ = new QComboBox;
+  baseline_->setObjectName("baselineRun");
+  gap_label_ = new QLabel;
+  gap_label_->setObjectName("gapSummary");
+  connect(baseline_, &QComboBox::currentIndexChanged, this, [this] {
+    if (!filling_) reload();
+  });
   measure_ = new QPushButton(tr("Measure decoding on the latest checkpoint"));
   measure_->setToolTip(tr("Times greedy decoding with the latent (absorbed) and naive caches, batch 16, and MTP "
                           "speculative decoding; a few seconds to a minute"));
@@ -133,6 +155,15 @@ EfficiencyView::EfficiencyView(QWidget* parent) : QWidget(parent) {
   lay->addWidget(figures_);
   lay->addLayout(measure_row);
   lay->addWidget(fp8_);
+  auto* fp8_row = new QHBoxLayout;
+  fp8_row->addWidget(fp8_table_, 1);
+  fp8_row->addWidget(gap_, 1);
+  lay->addLayout(fp8_row, 1);
+  auto* base_row = new QHBoxLayout;
+  base_row->addWidget(new QLabel(tr("Loss gap to baseline run")));
+  base_row->addWidget(baseline_, 1);
+  base_row->addWidget(gap_label_, 2);
+  lay->addLayout(base_row);
   lay->addLayout(grid, 1);
   connect(measure_, &QPushButton::clicked, this, &EfficiencyView::measureDecode);
   live_ = new QTimer(this);
@@ -145,7 +176,7 @@ EfficiencyView::EfficiencyView(QWidget* parent) : QWidget(parent) {
   measure_->setEnabled(false);
 }
 
-QList<QCustomPlot*> EfficiencyView::charts() const { return {kv_, decode_plot_, mfu_}; }
+QList<QCustomPlot*> EfficiencyView::charts() const { return {kv_, decode_plot_, mfu_, gap_}; }
 QString EfficiencyView::figuresText() const { return figures_->text() + "\n" + decode_->text(); }
 
 void EfficiencyView::showEvent(QShowEvent* e) {
@@ -158,7 +189,89 @@ void EfficiencyView::showEvent(QShowEvent* e) {
 
 void EfficiencyView::setRun(const QString& run_dir) {
   run_dir_ = run_dir;
+  // the baseline candidates: the other runs of the same workspace
+  filling_ = true;
+  const QString keep = baseline_->currentData().toString();
+  baseline_->clear();
+  baseline_->addItem(tr("(none)"), QString());
+  const QDir ws = QFileInfo(run_dir).dir();
+  for (const QString& name : ws.entryList(QDir::Dirs | QDir::NoDotAndDotDot, QDir::Name)) {
+    const QString dir = ws.filePath(name);
+    if (dir != run_dir && QFile::exists(QDir(dir).filePath("run.db"))) baseline_->addItem(name, dir);
+  }
+  const int at = baseline_->findData(keep);
+  baseline_->setCurrentIndex(at > 0 ? at : 0);
+  filling_ = false;
   reload();
+}
+
+void EfficiencyView::setBaseline(const QString& run_dir) {
+  const int at = baseline_->findData(run_dir);
+  baseline_->setCurrentIndex(at >= 0 ? at : 0);  // reloads
+}
+
+QString EfficiencyView::gapText() const { return gap_label_->text(); }
+int EfficiencyView::fp8Rows() const { return fp8_table_->rowCount(); }
+
+void EfficiencyView::showFp8(const std::vector<aha::Fp8Record>& rows, const QString& stage, qint64 step,
+                             const aha::RunSummary& s) {
+  fp8_table_->setRowCount(0);
+  std::string precision = "fp32";
+  try {
+    precision = aha::parse_config(s.config_toml, "run.db").train.precision;
+  } catch (const std::exception&) {
+  }
+  if (rows.empty()) {
+    fp8_->setText(precision == "fp8" ? tr("This run trains in FP8; its first statistics arrive with its first step.")
+                                     : tr("This run trained its Linear layers in %1. FP8 statistics (per-layer amax, "
+                                          "underflow, overflow) appear for runs with train.precision = \"fp8\".")
+                                           .arg(QString::fromStdString(precision).toUpper()));
+    fp8_table_->setVisible(false);
+    return;
+  }
+  fp8_table_->setVisible(true);
+  double worst = 0;
+  for (const auto& r : rows) worst = std::max(worst, r.underflow);
+  fp8_->setText(tr("FP8 (E4M3; activations in 1×128 tiles, weights in 128×128 blocks, scale = amax/448) at %1 step "
+                   "%2: largest share of values flushed to zero %3%, largest share clipped %4%.")
+                    .arg(stage).arg(step).arg(100 * worst, 0, 'f', 3)
+                    .arg(100 * std::max_element(rows.begin(), rows.end(), [](auto& a, auto& b) { return a.overflow < b.overflow; })->overflow, 0, 'f', 3));
+  for (const auto& r : rows) {
+    const int i = fp8_table_->rowCount();
+    fp8_table_->insertRow(i);
+    const QStringList cells = {QString::number(r.layer), QString::fromStdString(r.tensor), QString::number(r.amax, 'g', 4),
+                               QString::number(100 * r.underflow, 'f', 3) + "%", QString::number(100 * r.overflow, 'f', 3) + "%"};
+    for (int c = 0; c < cells.size(); c++) fp8_table_->setItem(i, c, new QTableWidgetItem(cells[c]));
+  }
+}
+
+void EfficiencyView::showGap(const QString& baseline, const std::vector<aha::RunStoreReader::Point>& loss,
+                             const std::vector<aha::RunStoreReader::Point>& base) {
+  gap_->clearGraphs();
+  gap_->clearItems();
+  const size_t n = std::min(loss.size(), base.size());
+  if (baseline.isEmpty() || n == 0) {
+    gap_label_->setText(baseline.isEmpty() ? tr("choose a run trained the same way in another precision")
+                                           : tr("no common steps with %1").arg(QDir(baseline).dirName()));
+    gap_->replot(QCustomPlot::rpQueuedReplot);
+    return;
+  }
+  // the same recorded steps in order (runs of one config in two precisions log alike); the
+  // gap of the EMA-smoothed losses, as single steps' losses are noisy
+  QCPGraph* g = gap_->addGraph();
+  g->setPen(QPen(series_color(3), 1.5));
+  double ema = 0, ema_base = 0, w = 0;
+  for (size_t i = 0; i < n; i++) {
+    ema = 0.98 * ema + 0.02 * loss[i].value;
+    ema_base = 0.98 * ema_base + 0.02 * base[i].value;
+    w = 0.98 * w + 0.02;
+    g->addData(double(i + 1), 100.0 * (ema - ema_base) / ema_base);
+  }
+  const double final_gap = 100.0 * (ema / w - ema_base / w) / (ema_base / w);
+  gap_label_->setText(tr("final training loss %1 vs %2 (EMA): %3%")
+                          .arg(ema / w, 0, 'f', 4).arg(ema_base / w, 0, 'f', 4).arg(final_gap, 0, 'f', 3));
+  gap_->rescaleAxes();
+  gap_->replot(QCustomPlot::rpQueuedReplot);
 }
 
 namespace {
@@ -166,6 +279,11 @@ struct EfficiencyData {
   QString dir, error;
   aha::RunSummary summary;
   std::vector<aha::RunStoreReader::Point> mfu;
+  std::vector<aha::Fp8Record> fp8;
+  std::string fp8_stage;
+  int64_t fp8_step = 0;
+  QString baseline;                                    // "" = none chosen
+  std::vector<aha::RunStoreReader::Point> loss, base_loss;
 };
 }  // namespace
 
@@ -174,13 +292,19 @@ void EfficiencyView::reload() {
   if (loading_) return;  // the read in flight shows the newest data anyway
   loading_ = true;
   // the summary scans every series' last point: off the UI thread on a long run
-  run_in_background<EfficiencyData>(this, [dir = run_dir_] {
+  run_in_background<EfficiencyData>(this, [dir = run_dir_, base = baseline_->currentData().toString()] {
     EfficiencyData d;
     d.dir = dir;
+    d.baseline = base;
     try {
       const auto r = aha::RunStoreReader::open_checked(dir.toStdString(), false, false);
       d.summary = r.summary();
       d.mfu = r.points("mfu");
+      d.fp8 = r.fp8_latest(&d.fp8_stage, &d.fp8_step);
+      if (!base.isEmpty()) {
+        d.loss = r.points("loss");
+        d.base_loss = aha::RunStoreReader::open_checked(base.toStdString(), false, false).points("loss");
+      }
     } catch (const std::exception& e) {
       d.error = QString::fromUtf8(e.what());
     }
@@ -192,6 +316,8 @@ void EfficiencyView::reload() {
       figures_->setText(tr("Cannot read %1: %2").arg(run_dir_, d.error));
     } else {
       show(d.summary, d.mfu);
+      showFp8(d.fp8, QString::fromStdString(d.fp8_stage), d.fp8_step, d.summary);
+      showGap(d.baseline, d.loss, d.base_loss);
     }
     emit loaded();
   });
@@ -226,8 +352,7 @@ void EfficiencyView::show(const aha::RunSummary& s, const std::vector<aha::RunSt
   }
   mfu_->replot();
   showDecode(s.latest);
-  fp8_->setText(tr("FP8 statistics (per-layer amax, underflow and overflow) appear here for runs trained in FP8; "
-                   "this run trained in FP32."));
+
   measure_->setEnabled(!s.checkpoints.empty() && !measuring_);
   (s.status == "running") ? live_->start() : live_->stop();  // follow a training run
 }

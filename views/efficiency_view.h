@@ -5,7 +5,9 @@
 //    latest checkpoint (engine bench_decode, on a helper thread) and stored in the run
 //    (series decode/*) so the figures stay with it;
 //  - MFU and tokens/s over the run;
-//  - FP8 statistics once a run trains in FP8 (the run store's fp8 rows).
+//  - FP8 statistics of a run trained in FP8 (per layer and tensor: amax, share flushed to
+//    zero, share clipped — the run store's fp8 rows) and its training-loss gap to a
+//    baseline run of the same workspace (e.g. the same preset in BF16).
 #pragma once
 #include <QWidget>
 #include <atomic>
@@ -18,6 +20,8 @@
 class QCustomPlot;
 class QLabel;
 class QPushButton;
+class QTableWidget;
+class QComboBox;
 class QTimer;
 
 namespace aha::studio {
@@ -29,6 +33,10 @@ class EfficiencyView : public QWidget {
   void setRun(const QString& run_dir);
   QList<QCustomPlot*> charts() const;
   QString figuresText() const;
+  // The run whose training loss the gap chart compares against ("" = none).
+  void setBaseline(const QString& run_dir);
+  QString gapText() const;
+  int fp8Rows() const;
   bool measuring() const { return measuring_; }
 
  public slots:
@@ -46,6 +54,14 @@ class EfficiencyView : public QWidget {
   bool stale_ = false;  // a live run moved on while this tab was hidden
   void showDecode(const std::map<std::string, double>& latest);
   void show(const aha::RunSummary& s, const std::vector<aha::RunStoreReader::Point>& mfu);
+  void showFp8(const std::vector<aha::Fp8Record>& rows, const QString& stage, qint64 step, const aha::RunSummary& s);
+  void showGap(const QString& baseline, const std::vector<aha::RunStoreReader::Point>& loss,
+               const std::vector<aha::RunStoreReader::Point>& base);
+  QTableWidget* fp8_table_;
+  QCustomPlot* gap_;
+  QComboBox* baseline_;
+  QLabel* gap_label_;
+  bool filling_ = false;
   bool loading_ = false;
   QString run_dir_;
   QLabel *figures_, *decode_, *fp8_;

@@ -1,11 +1,14 @@
 // The experts and efficiency tabs on the fixture runs: what they draw is what the run
 // store holds; decoding measured on demand lands in the run's own database.
+#include <QLabel>
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QtTest>
 #include <filesystem>
 #include <qcustomplot.h>
 
+#include "engine/config.h"
+#include "engine/run.h"
 #include "engine/store.h"
 #include "views/efficiency_view.h"
 #include "views/experts_view.h"
@@ -69,6 +72,40 @@ class TestExpertsEfficiency : public QObject {
     QVERIFY(after.at("decode/tokens_per_s_naive") > 0);
     QVERIFY(after.at("decode/mtp_acceptance") >= 0 && after.at("decode/mtp_acceptance") <= 1);
     QVERIFY(v.figuresText().contains(QString("Latent cache %1 tokens/s").arg(after.at("decode/tokens_per_s_latent"), 0, 'f', 0)));
+  }
+
+  void fp8StatisticsAndTheLossGapToABaselineRun() {
+    QTemporaryDir ws;
+    for (const char* p : {"bf16", "fp8"}) {
+      aha::RunConfig c = aha::apply_overrides(aha::load_config("micro"),
+                                              {std::string("train.precision=") + p, "train.steps=12", "train.log_every=6"});
+      aha::Run run(c, (ws.path() + "/" + p).toStdString());
+      run.run_blocking();
+      QCOMPARE(int(run.status()), int(aha::RunStatus::Finished));
+    }
+    EfficiencyView v;
+    QSignalSpy loaded(&v, &EfficiencyView::loaded);
+    v.setRun(ws.path() + "/fp8");
+    QVERIFY(loaded.wait(10000));
+    const auto rows = aha::RunStoreReader::open((ws.path() + "/fp8").toStdString(), false).fp8_latest();
+    QCOMPARE(v.fp8Rows(), int(rows.size()));
+    QVERIFY(v.fp8Rows() > 0);
+    QVERIFY(v.findChild<QLabel*>("fp8Summary")->text().contains("E4M3"));
+    QVERIFY(v.gapText().contains("choose"));
+    v.setBaseline(ws.path() + "/bf16");
+    QVERIFY(loaded.wait(10000));
+    // the final gap the view prints is the EMA gap of the two stored loss series
+    const auto a = aha::RunStoreReader::open((ws.path() + "/fp8").toStdString(), false).points("loss");
+    const auto b = aha::RunStoreReader::open((ws.path() + "/bf16").toStdString(), false).points("loss");
+    QCOMPARE(a.size(), b.size());
+    double ea = 0, eb = 0;
+    for (size_t i = 0; i < a.size(); i++) ea = 0.98 * ea + 0.02 * a[i].value, eb = 0.98 * eb + 0.02 * b[i].value;
+    QVERIFY2(v.gapText().contains(QString::number(100 * (ea - eb) / eb, 'f', 3) + "%"), qPrintable(v.gapText()));
+    // a BF16 run says it has no FP8 statistics
+    v.setRun(ws.path() + "/bf16");
+    QVERIFY(loaded.wait(10000));
+    QCOMPARE(v.fp8Rows(), 0);
+    QVERIFY(v.findChild<QLabel*>("fp8Summary")->text().contains("BF16"));
   }
 
   void aRunWithoutCheckpointsCannotBeMeasuredAndSaysSo() {
