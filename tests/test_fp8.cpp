@@ -352,3 +352,29 @@ TEST(Fp8Training, Bf16MomentsAreStoredInBf16) {
 
 }  // namespace
 }  // namespace aha
+
+namespace aha::kernels {
+namespace {
+TEST(Fp8Quantize, FastFakeQuantisationEqualsQuantiseThenDequantiseBitForBit) {
+  std::mt19937 rng(11);
+  std::lognormal_distribution<float> mag(0.0f, 3.0f);
+  const int R = 131, C = 257;
+  std::vector<float> x(R * C);
+  for (float& v : x) v = (rng() & 1 ? 1 : -1) * mag(rng);
+  x[5] = 0.0f, x[6] = -0.0f, x[7] = 1e-30f, x[8] = 3e20f;  // zeros, a value that underflows, an outlier
+  for (bool pow2 : {false, true})
+    for (auto [tr, tc] : {std::pair{1, 128}, std::pair{128, 128}, std::pair{128, 1}}) {
+      Fp8Stats s1, s2;
+      const Fp8Tiles t = fp8_quantize(x.data(), R, C, tr, tc, pow2, Fp8Format::E4M3, &s1);
+      std::vector<float> slow(R * C), fast(R * C);
+      fp8_dequantize(t, slow.data());
+      fp8_fake_quantize(x.data(), R, C, 0, tr, tc, pow2, fast.data(), &s2);
+      for (int i = 0; i < R * C; i++)
+        ASSERT_EQ(std::memcmp(&slow[i], &fast[i], 4), 0) << i << ": " << x[i] << " -> " << slow[i] << " vs " << fast[i];
+      EXPECT_EQ(s1.underflow, s2.underflow);
+      EXPECT_EQ(s1.overflow, s2.overflow);
+      EXPECT_EQ(s1.amax, s2.amax);
+    }
+}
+}  // namespace
+}  // namespace aha::kernels

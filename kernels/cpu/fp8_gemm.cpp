@@ -1,6 +1,7 @@
 #include "kernels/cpu/fp8_gemm.h"
 
 #include <algorithm>
+#include <cstring>
 #include <cmath>
 #include <stdexcept>
 #include <string>
@@ -53,6 +54,96 @@ Fp8Tiles fp8_quantize(const float* x, int rows, int cols, int tile_r, int tile_c
     stats->overflow = nonzero ? (double)clipped / nonzero : 0.0;
   }
   return t;
+}
+
+namespace {
+// x rounded to the nearest E4M3 value (ties to even), saturating at ±448. Normals: keep 3
+// of float's 23 mantissa bits with round-to-nearest-even on the bit pattern; below 2^-6
+// (the subnormals, spacing 2^-9): nearbyint(x·512)/512, exact scalings around a
+// ties-to-even rounding. Branch-free, so the quantiser's loops vectorise.
+inline float round_e4m3(float x) {
+  uint32_t u;
+  std::memcpy(&u, &x, 4);
+  uint32_t r = u + 0x7FFFFu + ((u >> 20) & 1u);
+  r &= 0xFFF00000u;
+  float normal;
+  std::memcpy(&normal, &r, 4);
+  const float sub = std::copysign(std::nearbyint(x * 512.0f) * (1.0f / 512.0f), x);  // keeps -0
+  const float y = std::fabs(x) < 0.015625f ? sub : normal;
+  // saturate; NaN passes through (the comparisons are false for it)
+  return y > kE4M3Max ? kE4M3Max : y < -kE4M3Max ? -kE4M3Max : y;
+}
+}  // namespace
+
+void fp8_fake_quantize(const float* x, int rows, int cols, int ld, int tile_r, int tile_c, bool pow2_scale,
+                       float* out, Fp8Stats* stats) {
+  if (ld == 0) ld = cols;
+  const int tr_n = (rows + tile_r - 1) / tile_r, tc_n = (cols + tile_c - 1) / tile_c;
+  const float clip_at = kE4M3Max + 16.0f;
+  long zeroed = 0, clipped = 0, nonzero = 0;
+  double amax_all = 0;
+  // One band of tile_r rows at a time, always read along the rows (contiguous), so 128×1
+  // tiles (Wgrad) cost what 1×128 tiles cost: the band's column-tile maxima first, then
+  // every value against its tile's scale.
+#pragma omp parallel reduction(+ : zeroed, clipped, nonzero) reduction(max : amax_all)
+  {
+  std::vector<float> amax(tc_n), scale(tc_n), inv(tc_n);  // per thread, reused by its bands
+#pragma omp for schedule(static)
+  for (int tr = 0; tr < tr_n; tr++) {
+    const int r0 = tr * tile_r, r1 = std::min(rows, r0 + tile_r);
+    std::fill(amax.begin(), amax.end(), 0.0f);
+    for (int r = r0; r < r1; r++) {
+      const float* row = x + (size_t)r * ld;
+      if (tile_c == 1) {
+        for (int c = 0; c < cols; c++) amax[c] = std::max(amax[c], std::fabs(row[c]));
+      } else {
+        for (int tc = 0; tc < tc_n; tc++) {
+          float m = amax[tc];
+          for (int c = tc * tile_c, e = std::min(cols, c + tile_c); c < e; c++) m = std::max(m, std::fabs(row[c]));
+          amax[tc] = m;
+        }
+      }
+    }
+    for (int tc = 0; tc < tc_n; tc++) {
+      amax_all = std::max(amax_all, (double)amax[tc]);
+      float s = amax[tc] > 0 ? amax[tc] / kE4M3Max : 1.0f;
+      if (pow2_scale && amax[tc] > 0) s = std::ldexp(1.0f, (int)std::ceil(std::log2(s)));
+      scale[tc] = s;
+      inv[tc] = 1.0f / s;
+    }
+    for (int r = r0; r < r1; r++) {
+      const float* row = x + (size_t)r * ld;
+      float* o = out + (size_t)r * cols;
+      if (tile_c == 1) {  // a scale per column
+        for (int c = 0; c < cols; c++) o[c] = round_e4m3(pow2_scale ? row[c] * inv[c] : row[c] / scale[c]) * scale[c];
+      } else {            // a scale per segment of tile_c columns: tight loops that vectorise
+        for (int tc = 0; tc < tc_n; tc++) {
+          const float sc = scale[tc], iv = inv[tc];
+          const int c0 = tc * tile_c, c1 = std::min(cols, c0 + tile_c);
+          if (pow2_scale)
+            for (int c = c0; c < c1; c++) o[c] = round_e4m3(row[c] * iv) * sc;
+          else
+            for (int c = c0; c < c1; c++) o[c] = round_e4m3(row[c] / sc) * sc;  // as fp8_quantize
+        }
+      }
+      if (!stats) continue;
+      for (int c = 0; c < cols; c++) {
+        const float v = row[c];
+        if (v == 0) continue;
+        const int tc = tile_c == 1 ? c : c / tile_c;
+        nonzero++;
+        zeroed += o[c] == 0.0f;
+        clipped += std::fabs(pow2_scale ? v * inv[tc] : v / scale[tc]) > clip_at;
+      }
+    }
+  }
+  }
+  if (stats) {
+    stats->amax = amax_all;
+    stats->count = (long)rows * cols;
+    stats->underflow = nonzero ? (double)zeroed / nonzero : 0.0;
+    stats->overflow = nonzero ? (double)clipped / nonzero : 0.0;
+  }
 }
 
 void fp8_dequantize(const Fp8Tiles& t, float* out) {

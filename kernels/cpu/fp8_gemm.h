@@ -52,6 +52,13 @@ Fp8Tiles fp8_quantize(const float* x, int rows, int cols, int tile_r, int tile_c
 // out[rows, cols] = q · scale
 void fp8_dequantize(const Fp8Tiles& t, float* out);
 
+// The same numbers as fp8_dequantize(fp8_quantize(x, …)) — bit for bit — without the
+// codes: each value rounded onto the scaled E4M3 grid in place, with float bit operations
+// that vectorise (the training path's quantiser; fp8_quantize's per-value conversion is
+// the readable reference). out must not alias x.
+void fp8_fake_quantize(const float* x, int rows, int cols, int ld, int tile_r, int tile_c, bool pow2_scale,
+                       float* out, Fp8Stats* stats = nullptr);
+
 enum class Fp8Accum { Fp32, Limited, Promote };
 const char* fp8_accum_name(Fp8Accum a);  // "fp32", "limited", "promote128"
 

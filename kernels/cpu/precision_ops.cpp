@@ -25,8 +25,7 @@ void PrecisionOps::fake_quantize(const float* x, int rows, int cols, int ld, int
     return;
   }
   Fp8Stats st;
-  const Fp8Tiles t = fp8_quantize(x, rows, cols, tile_r, tile_c, pow2_, Fp8Format::E4M3, tensor ? &st : nullptr, ld);
-  fp8_dequantize(t, out.data());
+  fp8_fake_quantize(x, rows, cols, ld, tile_r, tile_c, pow2_, out.data(), tensor ? &st : nullptr);
   if (!tensor) return;
   std::lock_guard<std::mutex> lock(mu_);
   Fp8TensorStats& s = stats_[{layer_, tensor}];
