@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "views/plot_style.h"
 #include "views/theme.h"
 
 namespace aha::studio {
@@ -27,16 +28,8 @@ ChartPanel::ChartPanel(SeriesSource* source, QWidget* parent) : QWidget(parent),
   plot_ = new QCustomPlot(this);
   plot_->setMinimumSize(260, 180);
   layout->addWidget(plot_);
+  apply_plot_theme(plot_);
   const ThemeColors& tc = theme_colors();
-  plot_->setBackground(tc.background);
-  for (QCPAxis* a : {plot_->xAxis, plot_->yAxis}) {
-    a->setBasePen(QPen(tc.text));
-    a->setTickPen(QPen(tc.text));
-    a->setSubTickPen(QPen(tc.text));
-    a->setTickLabelColor(tc.text);
-    a->setLabelColor(tc.text);
-    a->grid()->setPen(QPen(tc.grid, 0, Qt::DotLine));
-  }
   plot_->xAxis->setLabel(axis_label(axis_));
   plot_->plotLayout()->insertRow(0);
   title_ = new QCPTextElement(plot_, QString(), QFont(font().family(), font().pointSize(), QFont::Bold));

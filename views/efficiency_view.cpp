@@ -27,29 +27,12 @@
 #include "kernels/cpu/ops.h"
 #include "views/models/run_controller.h"
 #include "views/models/background.h"
+#include "views/plot_style.h"
 #include "views/theme.h"
 
 namespace aha::studio {
 
 namespace {
-QCustomPlot* plot(const QString& title) {
-  auto* p = new QCustomPlot;
-  p->setMinimumHeight(200);
-  p->plotLayout()->insertRow(0);
-  const ThemeColors& c = theme_colors();
-  auto* t = new QCPTextElement(p, title, QFont(p->font().family(), 10, QFont::Bold));
-  t->setTextColor(c.text);
-  p->plotLayout()->addElement(0, 0, t);
-  p->setBackground(c.background);
-  for (QCPAxis* a : {p->xAxis, p->yAxis}) {
-    a->setBasePen(QPen(c.text));
-    a->setTickPen(QPen(c.text));
-    a->setTickLabelColor(c.text);
-    a->setLabelColor(c.text);
-    a->grid()->setPen(QPen(c.grid, 0, Qt::DotLine));
-  }
-  return p;
-}
 
 // An empty chart says why instead of drawing bare 0..5 axes.
 void show_empty(QCustomPlot* p, const QString& why) {
@@ -125,7 +108,7 @@ EfficiencyView::EfficiencyView(QWidget* parent) : QWidget(parent) {
   fp8_table_->verticalHeader()->hide();
   fp8_table_->setEditTriggers(QAbstractItemView::NoEditTriggers);
   fp8_table_->horizontalHeader()->setStretchLastSection(true);
-  gap_ = plot(tr("Training-loss gap to the baseline (EMA, %)"));
+  gap_ = make_titled_plot(tr("Training-loss gap to the baseline (EMA, %)"));
   gap_->xAxis->setLabel(tr("step (all stages)"));
   gap_->yAxis->setLabel(tr("(loss − baseline) / baseline, %"));
   baseline_ = new QComboBox;
@@ -138,9 +121,9 @@ EfficiencyView::EfficiencyView(QWidget* parent) : QWidget(parent) {
   measure_ = new QPushButton(tr("Measure decoding on the latest checkpoint"));
   measure_->setToolTip(tr("Times greedy decoding with the latent (absorbed) and naive caches, batch 16, and MTP "
                           "speculative decoding; a few seconds to a minute"));
-  kv_ = plot(tr("KV cache per token (BF16, all layers)"));
-  decode_plot_ = plot(tr("Decoding throughput (batch 16)"));
-  mfu_ = plot(tr("Model FLOPs utilisation over the run"));
+  kv_ = make_titled_plot(tr("KV cache per token (BF16, all layers)"));
+  decode_plot_ = make_titled_plot(tr("Decoding throughput (batch 16)"));
+  mfu_ = make_titled_plot(tr("Model FLOPs utilisation over the run"));
   mfu_->xAxis->setLabel(tr("wall time (s)"));
   mfu_->yAxis->setLabel(tr("MFU"));
 

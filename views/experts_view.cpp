@@ -14,29 +14,12 @@
 #include "engine/config.h"
 #include "engine/store.h"
 #include "views/models/background.h"
+#include "views/plot_style.h"
 #include "views/theme.h"
 
 namespace aha::studio {
 
 namespace {
-QCustomPlot* make_plot(const QString& title) {
-  auto* p = new QCustomPlot;
-  p->setMinimumHeight(220);
-  p->plotLayout()->insertRow(0);
-  p->plotLayout()->addElement(0, 0, new QCPTextElement(p, title, QFont(p->font().family(), 10, QFont::Bold)));
-  const ThemeColors& c = theme_colors();
-  p->setBackground(c.background);
-  for (QCPAxis* a : {p->xAxis, p->yAxis}) {
-    a->setBasePen(QPen(c.text));
-    a->setTickPen(QPen(c.text));
-    a->setSubTickPen(QPen(c.text));
-    a->setTickLabelColor(c.text);
-    a->setLabelColor(c.text);
-    a->grid()->setPen(QPen(c.grid, 0, Qt::DotLine));
-  }
-  if (auto* t = qobject_cast<QCPTextElement*>(p->plotLayout()->element(0, 0))) t->setTextColor(c.text);
-  return p;
-}
 
 QCPColorMap* make_map(QCustomPlot* p, const QString& colour_label) {
   auto* map = new QCPColorMap(p->xAxis, p->yAxis);
@@ -67,10 +50,10 @@ std::vector<double> relative_load(const std::vector<int64_t>& tokens) {
 }  // namespace
 
 ExpertsView::ExpertsView(QWidget* parent) : QWidget(parent) {
-  by_layer_ = make_plot(tr("Load per layer × expert (load / mean; 1 = balanced)"));
-  by_step_ = make_plot(tr("Load of one layer's experts over the steps"));
-  bias_ = make_plot(tr("Routing bias per expert (auxiliary-loss-free correction)"));
-  imbalance_ = make_plot(tr("Imbalance over time (max load / mean load)"));
+  by_layer_ = make_titled_plot(tr("Load per layer × expert (load / mean; 1 = balanced)"), 220);
+  by_step_ = make_titled_plot(tr("Load of one layer's experts over the steps"), 220);
+  bias_ = make_titled_plot(tr("Routing bias per expert (auxiliary-loss-free correction)"));
+  imbalance_ = make_titled_plot(tr("Imbalance over time (max load / mean load)"));
   by_layer_map_ = make_map(by_layer_, tr("load / mean"));
   by_step_map_ = make_map(by_step_, tr("load / mean"));
   by_layer_->xAxis->setLabel(tr("expert"));
