@@ -170,6 +170,7 @@ LossParts Model::run(const Batch& bt, float loss_scale, bool backward, const Tok
   const ModelConfig& c = cfg;
   const int B = bt.B, T = bt.T, N = B * T, d = c.hidden_size, V = c.vocab_size;
   const int L = c.num_hidden_layers, D = objective ? 0 : c.num_nextn_predict_layers;
+  if (prec_) prec_->count_cache(backward);  // only a training forward keeps inputs for Wgrad
   if ((int)bt.inputs.size() != N || (int)bt.targets.size() != N || (int)bt.mask.size() != N)
     throw InvalidArgument("batch: inputs, targets and mask must each hold B*T = " + std::to_string(N) + " values");
   if (T > c.max_position_embeddings)
@@ -513,6 +514,10 @@ void Model::set_precision(kernels::Precision p, bool pow2_scales) {
 }
 
 kernels::Precision Model::precision() const { return prec_ ? prec_->precision() : kernels::Precision::FP32; }
+
+std::pair<double, double> Model::take_cache_bytes() {
+  return prec_ ? prec_->take_cache_bytes() : std::pair<double, double>{0, 0};
+}
 
 std::vector<kernels::Fp8TensorStats> Model::take_fp8_stats() {
   return prec_ ? prec_->take_stats() : std::vector<kernels::Fp8TensorStats>{};

@@ -127,6 +127,9 @@ class Model {
   kernels::Precision precision() const;
   // Per-layer statistics of the FP8 quantisations since the last call (empty unless FP8).
   std::vector<kernels::Fp8TensorStats> take_fp8_stats();
+  // Bytes of Linear inputs the training forwards kept for Wgrad since the last call, as
+  // FP32 and as the BF16/FP8 cache (0, 0 in FP32).
+  std::pair<double, double> take_cache_bytes();
   size_t params_total() const { return params.trainable_total(); }
   size_t params_active() const;            // per token: shared + top-K routed experts
   double flops_per_token(int T) const;     // training (forward + backward) FLOPs per token

@@ -25,6 +25,11 @@ PretrainStage::PretrainStage(const RunConfig& cfg, Model& model, kernels::Ops& o
 }
 
 void add_fp8_stats(Model& model, StepReport& rep) {
+  const auto [fp32_bytes, cache_bytes] = model.take_cache_bytes();
+  if (cache_bytes > 0) {
+    rep.metrics["precision/activation_cache_mb"] = cache_bytes / 1e6;
+    rep.metrics["precision/activation_cache_fp32_mb"] = fp32_bytes / 1e6;
+  }
   const auto stats = model.take_fp8_stats();
   if (stats.empty()) return;
   double amax = 0, underflow = 0, overflow = 0;

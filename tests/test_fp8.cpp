@@ -305,6 +305,12 @@ TEST(Fp8Training, MicroTrainsInFp8CloseToBf16AndRecordsPerLayerStatistics) {
     const RunStoreReader r = RunStoreReader::open(dir.string(), false);
     const auto s = r.summary();
     EXPECT_EQ(precision == "fp8", s.latest.count("fp8/underflow_mean") == 1);
+    // the Linear inputs kept for Wgrad: an E4M3 byte per value plus a 4-byte scale per
+    // tile of up to 128 (micro's inputs are 32 to 64 wide: 1.06-1.125 bytes) against 4
+    // bytes (FP8); BF16 2 against 4
+    const double ratio = s.latest.at("precision/activation_cache_mb") / s.latest.at("precision/activation_cache_fp32_mb");
+    if (precision == "fp8") EXPECT_TRUE(ratio > (1 + 4.0 / 128) / 4 && ratio <= (1 + 4.0 / 32) / 4) << ratio;
+    else EXPECT_DOUBLE_EQ(ratio, 0.5);
     return s.latest.at("eval_loss");
   };
   const double bf16 = final_eval("bf16", "fp32");

@@ -39,7 +39,8 @@ const QVector<ChartGroup>& chart_groups() {
       {"Learning rate", {"lr"}},
       {"Tokens/s", {"tokens_per_s", "generation_tokens_per_s", "training_tokens_per_s"}},
       {"MFU", {"mfu"}},
-      {"FP8", {"fp8/.+"}},  // largest amax, share flushed to zero, share clipped (train.precision = "fp8")
+      // FP8: largest amax, share flushed to zero, share clipped; the Wgrad activation cache size
+      {"Low precision", {"fp8/.+", "precision/.+"}},
       {"Behaviour and routing", {"aha_rate", "language_mix_rate", "code_switch_rate", "frac_reward_zero_std",
                                  "expert_imbalance"}},
   };

@@ -50,14 +50,33 @@ void PrecisionOps::gemm(bool transA, bool transB, int M, int N, int K, float alp
   if (!transA && transB) {         // Fprop: x 1×128 along K, W 128×128
     fake_quantize(A, a_rows, a_cols, lda, 1, 128, "x", qa_);
     fake_quantize(B, b_rows, b_cols, ldb, 128, 128, "w", qb_);
+    if (count_cache_) {  // what keeping x for Wgrad costs: FP32, or E4M3 codes + one scale per 1×128 tile
+      const double n = (double)a_rows * a_cols;
+      std::lock_guard<std::mutex> lock(mu_);
+      cache_fp32_bytes_ += 4 * n;
+      cache_fp8_bytes_ += p_ == Precision::FP8 ? n + 4.0 * a_rows * ((a_cols + 127) / 128) : 2 * n;
+    }
   } else if (!transA && !transB) { // Dgrad: dy 1×128 along K (= out), W 128×128
     fake_quantize(A, a_rows, a_cols, lda, 1, 128, "dy", qa_);
     fake_quantize(B, b_rows, b_cols, ldb, 128, 128, nullptr, qb_);
   } else {                         // Wgrad: both 128×1 along the tokens (K, their rows)
     fake_quantize(A, a_rows, a_cols, lda, 128, 1, nullptr, qa_);
-    fake_quantize(B, b_rows, b_cols, ldb, 128, 1, nullptr, qb_);
+    if (p_ == Precision::FP8) {
+      // x comes from the FP8 cache the forward kept (1×128 tiles), re-tiled 128×1 here
+      fake_quantize(B, b_rows, b_cols, ldb, 1, 128, nullptr, cached_);
+      fake_quantize(cached_.data(), b_rows, b_cols, b_cols, 128, 1, nullptr, qb_);
+    } else {
+      fake_quantize(B, b_rows, b_cols, ldb, 128, 1, nullptr, qb_);
+    }
   }
   in_.gemm(transA, transB, M, N, K, alpha, qa_.data(), a_cols, qb_.data(), b_cols, beta, C, ldc, Precision::FP32);
+}
+
+std::pair<double, double> PrecisionOps::take_cache_bytes() {
+  std::lock_guard<std::mutex> lock(mu_);
+  const std::pair<double, double> out{cache_fp32_bytes_, cache_fp8_bytes_};
+  cache_fp32_bytes_ = cache_fp8_bytes_ = 0;
+  return out;
 }
 
 std::vector<Fp8TensorStats> PrecisionOps::take_stats() {

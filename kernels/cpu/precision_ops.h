@@ -5,6 +5,7 @@
 //   Fprop  y = x·Wᵀ   (A [M,K], B [N,K])   x in 1×128 tiles, W in 128×128 blocks
 //   Dgrad  dx = dy·W  (A [M,K], B [K,N])   dy in 1×128 tiles, W in 128×128 blocks
 //   Wgrad  dW = dyᵀ·x (A [K,M], B [K,N])   dy and x in 128×1 tiles along the tokens
+// Wgrad's x is what the forward cached: E4M3 in 1×128 tiles, re-tiled 128×1 (as V3).
 // Each operand is quantised to E4M3 with those tiles (or rounded to BF16), dequantised,
 // and multiplied by the wrapped FP32 backend: FP8 inputs with FP32 accumulation — V3's
 // numbers with promotion, whose accumulation study is `aha fp8 study`. On the CPU this is
@@ -14,6 +15,7 @@
 #pragma once
 #include <map>
 #include <mutex>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -42,6 +44,13 @@ class PrecisionOps : public ForwardingOps {
   // Statistics of the FP8 quantisations since the last call, per (layer, tensor):
   // largest |x|, share of non-zero values flushed to zero, share clipped.
   std::vector<Fp8TensorStats> take_stats();
+  // Training forwards only (set by the model): count the Linear inputs kept for Wgrad.
+  void count_cache(bool on) { count_cache_ = on; }
+  // Bytes of Fprop inputs since the last call: as FP32, and as V3 caches them (E4M3 codes
+  // plus an FP32 scale per 1×128 tile; BF16 in BF16 mode). Wgrad reads x back from that
+  // cache (quantised 1×128, then re-tiled 128×1), so the numbers are those of the cache;
+  // the CPU engine still holds the float copy, so the saving is counted, not yet taken.
+  std::pair<double, double> take_cache_bytes();
 
  private:
   // One operand, stored [rows, cols] with leading dimension ld, quantised and dequantised
@@ -53,7 +62,9 @@ class PrecisionOps : public ForwardingOps {
   int layer_ = 0;
   std::mutex mu_;
   std::map<std::pair<int, std::string>, Fp8TensorStats> stats_;
-  std::vector<float> qa_, qb_;
+  std::vector<float> qa_, qb_, cached_;
+  bool count_cache_ = false;
+  double cache_fp32_bytes_ = 0, cache_fp8_bytes_ = 0;
 };
 
 // x rounded to the nearest BF16 (ties to even), NaN kept.
