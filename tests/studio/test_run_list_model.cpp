@@ -49,6 +49,12 @@ class TestRunListModel : public QObject {
     QCOMPARE(rows.size(), 1);
     QCOMPARE(rows[0].status, QString("unreadable"));
     QVERIFY(!rows[0].error.isEmpty());
+    // the browser shows why, beside the status
+    RunListModel m;
+    m.setRuns(rows);
+    const QString shown = m.data(m.index(0, RunListModel::Status)).toString();
+    QVERIFY2(shown.startsWith("unreadable: ") && shown.size() > 14, qPrintable(shown));
+    QVERIFY(m.data(m.index(0, RunListModel::Status), Qt::ForegroundRole).isValid());
   }
 
   void modelPassesTheTesterAndMergesScans() {

@@ -2,6 +2,7 @@
 
 #include <QDateTime>
 #include <QDir>
+#include <QColor>
 #include <QFont>
 #include <QHash>
 #include <cmath>
@@ -68,6 +69,9 @@ QVariant RunListModel::data(const QModelIndex& index, int role) const {
       if (index.column() == Tags) return r.tags.join(", ");
       if (index.column() == Notes) return r.notes;
       return {};
+    case Qt::ForegroundRole:
+      if (index.column() == Status && (r.status == "failed" || r.status == "unreadable")) return QColor(0xcf, 0x22, 0x2e);
+      return {};
     case Qt::FontRole:
       if (index.column() == Name) { QFont f; f.setBold(r.status == "running"); return f; }
       return {};
@@ -84,7 +88,12 @@ QVariant RunListModel::data(const QModelIndex& index, int role) const {
     case Qt::DisplayRole:
       switch (index.column()) {
         case Name: return QDir(r.dir).dirName();  // unique; the config's name is in the tooltip
-        case Status: return r.status;
+        case Status:  // a failed run says why right there (the whole message in the tooltip)
+          if (!r.error.isEmpty() && (r.status == "failed" || r.status == "unreadable")) {
+            const QString first = r.error.section('\n', 0, 0);
+            return r.status + ": " + (first.size() > 80 ? first.left(77) + "…" : first);
+          }
+          return r.status;
         case Stage: return r.stage;
         case Progress: return r.steps_total > 0 ? QString::number(100.0 * r.progress(), 'f', 0) + "%" : QString("–");
         case Step: return r.step;
