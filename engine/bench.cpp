@@ -121,6 +121,9 @@ std::string StoreBench::to_json() const {
   j["points"] = points;
   j["traces"] = traces;
   j["db_mb"] = db_mb;
+  j["series_points"] = series_points;
+  j["decimate_full_ms"] = decimate_full_ms;
+  j["decimate_zoom_ms"] = decimate_zoom_ms;
   return j.dump();
 }
 
@@ -168,6 +171,24 @@ StoreBench bench_store(const std::string& dir, int64_t points, int64_t traces, i
   }
   std::error_code ec;
   r.db_mb = (double)fs::file_size(fs::path(dir) / store_file_name(), ec) / 1e6;
+  if (series > 0 && r.points > 0) {
+    const RunStoreReader reader = RunStoreReader::open_checked(dir, false, false);
+    r.series_points = r.points / series;
+    const double last = (double)r.series_points;
+    auto median_ms = [&](double x0, double x1) {
+      std::vector<double> ms;
+      for (int i = 0; i < 5; i++) {
+        const auto t = std::chrono::steady_clock::now();
+        const auto b = reader.decimate("series_0", "step", x0, x1, 1200);
+        ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count());
+        AHA_CHECK(!b.empty(), "decimation returned no buckets");
+      }
+      std::sort(ms.begin(), ms.end());
+      return ms[2];
+    };
+    r.decimate_full_ms = median_ms(1, last);
+    r.decimate_zoom_ms = median_ms(last * 0.5, last * 0.51);
+  }
   return r;
 }
 

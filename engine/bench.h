@@ -35,6 +35,10 @@ struct StoreBench {
   double points_per_s = 0, traces_per_s = 0;
   int64_t points = 0, traces = 0;
   double db_mb = 0;
+  // What a chart pays for one series of (points / series) points: the min/max decimation
+  // into 1,200 buckets of the whole range and of a 1% zoom (median of 5 reads, ms).
+  int64_t series_points = 0;
+  double decimate_full_ms = 0, decimate_zoom_ms = 0;
   std::string to_json() const;
 };
 // Writes `points` scalar points (in steps of `series` values, as a training loop would)

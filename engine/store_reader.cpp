@@ -10,6 +10,8 @@
 
 #include "engine/sqlite_util.h"
 #include "engine/store.h"
+
+#include <cmath>
 #include "engine/store_schema.h"
 
 namespace aha {
@@ -180,16 +182,43 @@ std::vector<Bucket> RunStoreReader::decimate(const std::string& name, const std:
         xe += " WHEN " + std::to_string(st.i64(0)) + " THEN " + std::to_string(it->second);
     xe += " ELSE 0 END)";
   }
-  // One scan of the series' rows (contiguous: the table is clustered by series); GROUP BY
-  // bucket returns one row per non-empty bucket with the true min and max of its points.
+  // On a step axis the x range is a step range per stage: one SELECT per stage, each a
+  // seek on the (series, stage, step) key, so a zoom reads only its rows (an OR of the
+  // per-stage ranges would make SQLite scan the whole series). Wall time and tokens are
+  // not in the key: those read the series' rows (contiguous: the table is clustered by
+  // series). GROUP BY bucket returns one row per non-empty bucket with its true min/max.
+  int64_t series_id = -1;
+  {
+    sql::Stmt q(impl_->db, "SELECT id FROM series WHERE name = ?");
+    q.bind(1, name);
+    if (!q.step()) return {};
+    series_id = q.i64(0);
+  }
+  std::string src = "(SELECT * FROM metric WHERE series = " + std::to_string(series_id) + ")";
+  if (x == "step" || x == "run_step") {
+    std::map<std::string, int64_t> offset;
+    if (x == "run_step")
+      for (const StageSteps& st : stage_steps()) offset[st.stage] = st.offset;
+    std::string parts;
+    sql::Stmt st(impl_->db, "SELECT id, name FROM stage");
+    while (st.step()) {
+      const int64_t off = x == "run_step" ? (offset.count(st.text(1)) ? offset[st.text(1)] : 0) : 0;
+      const double lo = std::floor(x0) - (double)off, hi = std::ceil(x1) - (double)off;
+      if (hi < 0) continue;
+      parts += std::string(parts.empty() ? "" : " UNION ALL ") + "SELECT * FROM metric WHERE series = " +
+               std::to_string(series_id) + " AND stage = " + std::to_string(st.i64(0)) + " AND step BETWEEN " +
+               std::to_string((int64_t)std::max(0.0, lo)) + " AND " + std::to_string((int64_t)std::min(hi, 9.0e18));
+    }
+    if (parts.empty()) return {};
+    src = "(" + parts + ")";
+  }
   const std::string q =
       "SELECT min(MAX(0, MIN(?4 - 1, CAST((" + xe + " - ?2) * ?4 / (?3 - ?2 + 1e-300) AS INTEGER)))) AS b, "
       "min(" + xe + "), max(" + xe + "), min(m.value), max(m.value), avg(m.value), count(*) "
-      "FROM metric m WHERE m.series = (SELECT id FROM series WHERE name = ?1) "
-      "AND " + xe + " BETWEEN ?2 AND ?3 AND m.value IS NOT NULL "
+      "FROM " + src + " m WHERE " + xe + " BETWEEN ?2 AND ?3 AND m.value IS NOT NULL "
       "GROUP BY MAX(0, MIN(?4 - 1, CAST((" + xe + " - ?2) * ?4 / (?3 - ?2 + 1e-300) AS INTEGER))) ORDER BY b";
   sql::Stmt s(impl_->db, q.c_str());
-  s.bind(1, name).bind(2, x0).bind(3, x1).bind(4, (int64_t)buckets);
+  s.bind(2, x0).bind(3, x1).bind(4, (int64_t)buckets);
   std::vector<Bucket> out;
   while (s.step()) out.push_back({s.f64(1), s.f64(2), s.f64(3), s.f64(4), s.f64(5), s.i64(6)});
   return out;
