@@ -3,6 +3,7 @@
 //
 //   aha-studio [--workspace DIR] [--preset NAME] [--start] [--theme light|dark]
 //   aha-studio --screenshots DIR [--after SECONDS]   every view saved as PNG (tests/studio/screenshots.sh)
+//   aha-studio --open RUN_DIR [--screenshots DIR]    open one run (and shoot its views without training)
 //   aha-studio --bench-latency SECONDS [--bench-tab I] event-loop latency while a run trains (JSON)
 #include <QApplication>
 #include <QCommandLineParser>
@@ -81,22 +82,32 @@ int main(int argc, char** argv) {
   QCommandLineOption after("after", "With --screenshots: seconds of training first (default 60).", "SECONDS", "60");
   QCommandLineOption latency("bench-latency", "Train the preset for SECONDS and print the event loop's latency as JSON.",
                              "SECONDS");
+  QCommandLineOption open("open", "Open this run directory (its workspace becomes the workspace); with "
+                                  "--screenshots, shoot its views without training.", "RUN_DIR");
   QCommandLineOption stay("bench-tab", "With --bench-latency: stay on this tab (0 = Runs … 6 = Compare).", "INDEX");
-  cli.addOptions({workspace, preset, start, theme, shots, after, latency, stay});
+  cli.addOptions({workspace, preset, start, theme, shots, after, latency, stay, open});
   cli.process(app);
 
   QSettings settings;
-  const QString ws = cli.isSet(workspace) ? cli.value(workspace)
-                                          : settings.value("workspace", QDir::current().filePath("runs")).toString();
+  const QString run_dir = cli.isSet(open) ? QDir(cli.value(open)).absolutePath() : QString();
+  if (!run_dir.isEmpty() && !QFileInfo::exists(QDir(run_dir).filePath("run.db"))) {
+    std::fprintf(stderr, "aha-studio: --open: '%s' is not a run directory (no run.db)\n", qPrintable(run_dir));
+    return 2;
+  }
+  const QString ws = cli.isSet(workspace)  ? cli.value(workspace)
+                     : !run_dir.isEmpty()  ? QFileInfo(run_dir).dir().absolutePath()
+                                           : settings.value("workspace", QDir::current().filePath("runs")).toString();
   aha::studio::apply_theme(app, aha::studio::theme_from_name(cli.isSet(theme) ? cli.value(theme)
                                                                               : settings.value("theme", "light").toString()));
   aha::studio::MainWindow w;
   w.openWorkspace(ws);
   w.launcher()->choosePreset(cli.value(preset));
   w.show();
+  if (!run_dir.isEmpty()) w.openRun(run_dir);
 
   if (cli.isSet(latency)) return aha::studio::bench_latency(w, cli.value(latency).toDouble(), cli.isSet(stay) ? cli.value(stay).toInt() : -1);
-  if (cli.isSet(shots)) return aha::studio::take_screenshots(w, cli.value(shots), cli.value(after).toDouble());
+  if (cli.isSet(shots))
+    return aha::studio::take_screenshots(w, cli.value(shots), cli.value(after).toDouble(), /*train=*/run_dir.isEmpty());
   if (cli.isSet(start)) QTimer::singleShot(0, w.launcher(), &aha::studio::LauncherView::startRun);
   return app.exec();
 }

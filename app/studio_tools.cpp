@@ -92,16 +92,18 @@ int bench_latency(MainWindow& w, double seconds, int stay_on) {
   return 0;
 }
 
-int take_screenshots(MainWindow& w, const QString& dir, double after_s) {
+int take_screenshots(MainWindow& w, const QString& dir, double after_s, bool train) {
   QDir().mkpath(dir);
   RunController* rc = w.controller();
   w.resize(1440, 900);
-  w.launcher()->startRun();
-  if (!rc->active()) {
-    std::fprintf(stderr, "aha-studio: the run did not start: %s\n", qPrintable(w.launcher()->statusText()));
-    return 1;
+  if (train) {
+    w.launcher()->startRun();
+    if (!rc->active()) {
+      std::fprintf(stderr, "aha-studio: the run did not start: %s\n", qPrintable(w.launcher()->statusText()));
+      return 1;
+    }
   }
-  const QString run = rc->runDir();
+  const QString run = train ? rc->runDir() : w.currentRun();
   // watch it live: the dashboard, then the reasoning tab while GRPO or eval generates
   w.tabs()->setCurrentIndex(MainWindow::DashboardTab);
   wait_ms(int(after_s * 1000));

@@ -11,5 +11,6 @@ class MainWindow;
 int bench_latency(MainWindow& w, double seconds, int stay_on = -1);
 // Starts the launcher's preset, waits `after_s`, saves a PNG of every tab into `dir`,
 // stops the run and returns the exit code.
-int take_screenshots(MainWindow& w, const QString& dir, double after_s);
+// With train = false: no run is started; the run already open is shot after `after_s`.
+int take_screenshots(MainWindow& w, const QString& dir, double after_s, bool train = true);
 }  // namespace aha::studio

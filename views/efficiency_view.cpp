@@ -236,9 +236,10 @@ void EfficiencyView::showGap(const QString& baseline, const std::vector<aha::Run
   if (baseline.isEmpty() || n == 0) {
     gap_label_->setText(baseline.isEmpty() ? tr("choose a run trained the same way in another precision")
                                            : tr("no common steps with %1").arg(QDir(baseline).dirName()));
-    gap_->replot(QCustomPlot::rpQueuedReplot);
+    show_empty(gap_, baseline.isEmpty() ? tr("choose a baseline run below") : tr("no common steps"));
     return;
   }
+  show_axes(gap_);
   // the same recorded steps in order (runs of one config in two precisions log alike); the
   // gap of the EMA-smoothed losses, as single steps' losses are noisy
   QCPGraph* g = gap_->addGraph();
