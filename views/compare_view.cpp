@@ -87,6 +87,7 @@ CompareView::CompareView(QWidget* parent) : QWidget(parent) {
   config_table_ = new QTableView;
   config_table_->setModel(config_diff_);
   config_table_->horizontalHeader()->setStretchLastSection(true);
+  config_table_->horizontalHeader()->setSectionResizeMode(0, QHeaderView::ResizeToContents);  // keys in full
   config_table_->verticalHeader()->setVisible(false);
   fl->addWidget(config_table_);
   config_errors_ = new QLabel;
@@ -124,6 +125,7 @@ QWidget* CompareView::buildTraceArea() {
   l->addLayout(pick);
   auto* h = new QSplitter(Qt::Horizontal);
   prompts_ = new QListWidget;
+  prompts_->setWordWrap(true);  // long prompts and the "no prompt in common" note wrap instead of clipping
   h->addWidget(prompts_);
   for (int i = 0; i < 2; i++) {
     auto* col = new QWidget;
