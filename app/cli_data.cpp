@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app/cli.h"
+#include "engine/run.h"
 #include "engine/checkpoint.h"
 #include "engine/curriculum.h"
 #include "engine/error.h"
@@ -42,13 +43,9 @@ namespace {
 std::string run_dir_of(const std::string& ckpt, std::string& stage, int64_t& step) {
   const fs::path p = fs::path(ckpt).lexically_normal();
   const fs::path dir = p.filename().empty() ? p.parent_path() : p;
-  const std::string name = dir.filename().string();
-  const auto at = name.rfind("_step");
-  if (at == std::string::npos || dir.parent_path().filename() != "checkpoints") return "";
+  if (dir.parent_path().filename() != "checkpoints" || !checkpoint_stage_step(dir.string(), stage, step)) return "";
   const fs::path run = dir.parent_path().parent_path();
   if (!fs::exists(run / store_file_name())) return "";
-  stage = name.substr(0, at);
-  try { step = std::stoll(name.substr(at + 5)); } catch (const std::exception&) { return ""; }
   return run.string();
 }
 }  // namespace

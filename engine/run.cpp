@@ -42,6 +42,22 @@ const char* event_kind_name(Event::Kind k) {
   return "?";
 }
 
+bool checkpoint_stage_step(const std::string& checkpoint_dir, std::string& stage, int64_t& step) {
+  const fs::path p = fs::path(checkpoint_dir).lexically_normal();
+  const std::string name = (p.filename().empty() ? p.parent_path() : p).filename().string();
+  const auto at = name.rfind("_step");
+  if (at == std::string::npos || at == 0) return false;
+  try {
+    size_t used = 0;
+    step = std::stoll(name.substr(at + 5), &used);
+    if (used != name.size() - at - 5) return false;
+  } catch (const std::exception&) {
+    return false;
+  }
+  stage = name.substr(0, at);
+  return true;
+}
+
 std::string latest_checkpoint(const std::string& run_dir) {
   // Stages restart their step count, so "newest" is by the time it was written: a
   // checkpoint is complete once optimizer.safetensors exists (it is written last, then

@@ -27,6 +27,9 @@ const char* run_status_name(RunStatus s);
 
 // The newest checkpoint under RUN_DIR/checkpoints (by step), or "" when there is none.
 std::string latest_checkpoint(const std::string& run_dir);
+// A checkpoint directory's stage and step from its name ("…/grpo_step000004" → grpo, 4),
+// as the Run names them; false for any other name.
+bool checkpoint_stage_step(const std::string& checkpoint_dir, std::string& stage, int64_t& step);
 
 class Run {
  public:

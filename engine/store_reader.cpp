@@ -316,14 +316,18 @@ std::vector<Fp8Record> RunStoreReader::fp8_latest(std::string* stage, int64_t* s
   return out;
 }
 
-std::vector<std::pair<std::string, int64_t>> RunStoreReader::moe_steps() const {
-  sql::Stmt s(impl_->db,
-              "SELECT st.name, m.step FROM (SELECT DISTINCT stage, step FROM moe) m "
-              "JOIN stage st ON st.id = m.stage ORDER BY m.stage, m.step");
+namespace {
+// The (stage name, step) pairs that have rows in `table` (moe, trace), in recording order.
+std::vector<std::pair<std::string, int64_t>> stage_steps_of(sql::Db& db, const char* table) {
+  sql::Stmt s(db, (std::string("SELECT st.name, t.step FROM (SELECT DISTINCT stage, step FROM ") + table +
+                   ") t JOIN stage st ON st.id = t.stage ORDER BY t.stage, t.step").c_str());
   std::vector<std::pair<std::string, int64_t>> out;
   while (s.step()) out.emplace_back(s.text(0), s.i64(1));
   return out;
 }
+}  // namespace
+
+std::vector<std::pair<std::string, int64_t>> RunStoreReader::moe_steps() const { return stage_steps_of(impl_->db, "moe"); }
 
 std::vector<RunStoreReader::MoeHistoryRow> RunStoreReader::moe_history(int layer) const {
   sql::Stmt s(impl_->db,
@@ -351,12 +355,7 @@ std::vector<RunStoreReader::ImbalanceRow> RunStoreReader::moe_imbalance() const 
 }
 
 std::vector<std::pair<std::string, int64_t>> RunStoreReader::trace_steps() const {
-  sql::Stmt s(impl_->db,
-              "SELECT st.name, t.step FROM (SELECT DISTINCT stage, step FROM trace) t "
-              "JOIN stage st ON st.id = t.stage ORDER BY t.stage, t.step");
-  std::vector<std::pair<std::string, int64_t>> out;
-  while (s.step()) out.emplace_back(s.text(0), s.i64(1));
-  return out;
+  return stage_steps_of(impl_->db, "trace");
 }
 
 std::vector<RunStoreReader::AhaMoment> RunStoreReader::aha_moments() const {

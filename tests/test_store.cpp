@@ -572,3 +572,20 @@ TEST(Store, AnnotationsMoeHistoryAndTraceStepsReadBackWhatWasWritten) {
 }
 }  // namespace
 }  // namespace aha
+
+#include "engine/run.h"
+namespace aha {
+namespace {
+TEST(Checkpoints, StageAndStepFromTheDirectoryName) {
+  std::string stage;
+  int64_t step = 0;
+  ASSERT_TRUE(checkpoint_stage_step("runs/x/checkpoints/grpo_step000004/", stage, step));
+  EXPECT_EQ(stage, "grpo");
+  EXPECT_EQ(step, 4);
+  EXPECT_TRUE(checkpoint_stage_step("pretrain_step004900", stage, step));
+  EXPECT_EQ(step, 4900);
+  for (const char* bad : {"grpo_reference", "_step12", "sft_step12.partial", "sft_stepx"})
+    EXPECT_FALSE(checkpoint_stage_step(bad, stage, step)) << bad;
+}
+}  // namespace
+}  // namespace aha

@@ -9,13 +9,11 @@
 #include <QTableWidget>
 #include <QHBoxLayout>
 #include <QLabel>
-#include <QPointer>
 #include <QPushButton>
 #include <QTimer>
 #include <QVBoxLayout>
 #include <cmath>
 #include <qcustomplot.h>
-#include <thread>
 
 #include "engine/bench.h"
 #include "engine/config.h"
@@ -79,16 +77,6 @@ double get(const std::map<std::string, double>& m, const char* k) {
   return it == m.end() ? std::nan("") : it->second;
 }
 
-// "…/checkpoints/grpo_step000004" → ("grpo", 4)
-bool stage_step_of(const QString& ckpt, QString& stage, qint64& step) {
-  const QString name = QDir(ckpt).dirName();
-  const int at = name.lastIndexOf("_step");
-  if (at <= 0) return false;
-  bool ok = false;
-  step = name.mid(at + 5).toLongLong(&ok);
-  stage = name.left(at);
-  return ok;
-}
 }  // namespace
 
 EfficiencyView::EfficiencyView(QWidget* parent) : QWidget(parent) {
@@ -273,7 +261,10 @@ struct EfficiencyData {
 
 void EfficiencyView::reload() {
   if (run_dir_.isEmpty()) return;
-  if (loading_) return;  // the read in flight shows the newest data anyway
+  if (loading_) {  // one read at a time; another follows it (a new baseline, a live step)
+    reload_again_ = true;
+    return;
+  }
   loading_ = true;
   // the summary scans every series' last point: off the UI thread on a long run
   run_in_background<EfficiencyData>(this, [dir = run_dir_, base = baseline_->currentData().toString()] {
@@ -295,7 +286,10 @@ void EfficiencyView::reload() {
     return d;
   }, [this](EfficiencyData d) {
     loading_ = false;
-    if (d.dir != run_dir_) return reload();  // another run was opened meanwhile
+    if (d.dir != run_dir_ || reload_again_) {  // another run or baseline was chosen meanwhile
+      reload_again_ = false;
+      return reload();
+    }
     if (!d.error.isEmpty()) {
       figures_->setText(tr("Cannot read %1: %2").arg(run_dir_, d.error));
     } else {
@@ -360,14 +354,13 @@ void EfficiencyView::showDecode(const std::map<std::string, double>& latest) {
 }
 
 void EfficiencyView::measureDecode() {
-  if (measuring_.exchange(true)) return;
+  if (measuring_) return;
+  measuring_ = true;
   measure_->setEnabled(false);
   decode_->setText(tr("Measuring… (the rest of the studio stays usable)"));
-  QPointer<EfficiencyView> self(this);
-  std::thread([self, dir = run_dir_.toStdString()] {
-    lower_thread_priority();
-    QString summary;
-    std::map<std::string, double> m;
+  struct Measured { QString summary; bool ok = false; };
+  run_in_background<Measured>(this, [dir = run_dir_.toStdString()] {
+    Measured out;
     try {
       const std::string ckpt = aha::latest_checkpoint(dir);
       if (ckpt.empty()) throw aha::IoError(dir + ": no checkpoint to measure");
@@ -377,28 +370,28 @@ void EfficiencyView::measureDecode() {
       const int context = std::max(8, std::min(256, cfg.model.max_position_embeddings - 64));
       const bool mtp = cfg.model.num_nextn_predict_layers > 0;
       const aha::DecodeBench r = aha::bench_decode(model, cfg, context, 16, 32, mtp);
-      m = {{"decode/tokens_per_s_latent", r.tokens_per_s_absorbed}, {"decode/tokens_per_s_naive", r.tokens_per_s_naive},
-           {"decode/context", double(r.context)}, {"decode/batch", double(r.batch)}};
+      std::map<std::string, double> m = {{"decode/tokens_per_s_latent", r.tokens_per_s_absorbed},
+                                         {"decode/tokens_per_s_naive", r.tokens_per_s_naive},
+                                         {"decode/context", double(r.context)},
+                                         {"decode/batch", double(r.batch)}};
       if (mtp) m.insert({{"decode/mtp_acceptance", r.mtp_acceptance}, {"decode/mtp_speedup", r.mtp_speedup}});
-      QString stage;
-      qint64 step = 0;
-      if (stage_step_of(QString::fromStdString(ckpt), stage, step))
-        aha::append_to_run(dir, stage.toStdString(), step, m, {});
-      summary = QString("latent %1 tokens/s, naive %2 tokens/s").arg(r.tokens_per_s_absorbed, 0, 'f', 0)
-                    .arg(r.tokens_per_s_naive, 0, 'f', 0);
+      std::string stage;
+      int64_t step = 0;
+      if (aha::checkpoint_stage_step(ckpt, stage, step)) aha::append_to_run(dir, stage, step, m, {});
+      out.summary = QString("latent %1 tokens/s, naive %2 tokens/s").arg(r.tokens_per_s_absorbed, 0, 'f', 0)
+                        .arg(r.tokens_per_s_naive, 0, 'f', 0);
+      out.ok = true;
     } catch (const std::exception& e) {
-      summary = QString::fromUtf8(e.what());
-      m.clear();
+      out.summary = QString::fromUtf8(e.what());
     }
-    QMetaObject::invokeMethod(qApp, [self, summary, m] {
-      if (!self) return;
-      self->measuring_ = false;
-      if (m.empty()) self->decode_->setText(EfficiencyView::tr("Measurement failed: %1").arg(summary));
-      else self->reload();
-      self->measure_->setEnabled(true);
-      emit self->measured(summary);
-    });
-  }).detach();
+    return out;
+  }, [this](Measured r) {
+    measuring_ = false;
+    if (!r.ok) decode_->setText(tr("Measurement failed: %1").arg(r.summary));
+    else reload();
+    measure_->setEnabled(true);
+    emit measured(r.summary);
+  });
 }
 
 }  // namespace aha::studio

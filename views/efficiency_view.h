@@ -10,7 +10,6 @@
 //    baseline run of the same workspace (e.g. the same preset in BF16).
 #pragma once
 #include <QWidget>
-#include <atomic>
 #include <map>
 #include <string>
 #include <vector>
@@ -62,13 +61,13 @@ class EfficiencyView : public QWidget {
   QComboBox* baseline_;
   QLabel* gap_label_;
   bool filling_ = false;
-  bool loading_ = false;
+  bool loading_ = false, reload_again_ = false;
   QString run_dir_;
   QLabel *figures_, *decode_, *fp8_;
   QPushButton* measure_;
   QCustomPlot *kv_, *decode_plot_, *mfu_;
   QTimer* live_;  // re-reads the store while the run trains
-  std::atomic<bool> measuring_{false};
+  bool measuring_ = false;  // UI thread only
 };
 
 }  // namespace aha::studio

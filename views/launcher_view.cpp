@@ -8,18 +8,17 @@
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QLineEdit>
-#include <QPointer>
 #include <QPushButton>
 #include <QSaveFile>
 #include <QTimer>
 #include <QApplication>
 #include <QVBoxLayout>
-#include <thread>
 
 #include "engine/error.h"
 #include "engine/model.h"
 #include "kernels/cpu/ops.h"
 #include "views/config_form.h"
+#include "views/models/background.h"
 #include "views/models/run_controller.h"
 #include "views/theme.h"
 
@@ -167,25 +166,21 @@ void LauncherView::validateNow() {
                                                 QDateTime::currentDateTime().toString("yyyyMMdd-HHmmss")));
   cost_->setText(tr("computing…"));
   const int gen = ++cost_generation_;
-  QPointer<LauncherView> self(this);
-  std::thread([self, cfg = *cfg, gen] {
-    lower_thread_priority();
-    QString text;
+  run_in_background<QString>(this, [cfg = *cfg] {
     try {
       const ModelCost c = model_cost(cfg);
-      text = LauncherView::tr("%1 parameters, %2 active per token · %3 training FLOPs per token · KV cache %4 per token "
-                "(MLA) vs %5 (MHA equivalent, %6× larger)")
-                 .arg(human(c.params_total), human(c.params_active), human(c.flops_per_token, "FLOP"),
-                      human(c.kv_mla, "B"), human(c.kv_mha, "B"), QString::number(c.kv_mha / c.kv_mla, 'f', 1));
+      return LauncherView::tr("%1 parameters, %2 active per token · %3 training FLOPs per token · KV cache %4 per "
+                              "token (MLA) vs %5 (MHA equivalent, %6× larger)")
+          .arg(human(c.params_total), human(c.params_active), human(c.flops_per_token, "FLOP"), human(c.kv_mla, "B"),
+               human(c.kv_mha, "B"), QString::number(c.kv_mha / c.kv_mla, 'f', 1));
     } catch (const std::exception& e) {
-      text = LauncherView::tr("cannot build this model: %1").arg(QString::fromUtf8(e.what()));
+      return LauncherView::tr("cannot build this model: %1").arg(QString::fromUtf8(e.what()));
     }
-    QMetaObject::invokeMethod(qApp, [self, text, gen] {
-      if (!self || gen != self->cost_generation_) return;  // a newer edit superseded it
-      self->cost_->setText(text);
-      emit self->costUpdated();
-    });
-  }).detach();
+  }, [this, gen](QString text) {
+    if (gen != cost_generation_) return;  // a newer edit superseded it
+    cost_->setText(text);
+    emit costUpdated();
+  });
   updateButtons();
 }
 

@@ -5,7 +5,6 @@
 // own Model (built on a helper thread: a large config must not freeze the form).
 #pragma once
 #include <QWidget>
-#include <atomic>
 
 #include "engine/config.h"
 
@@ -56,7 +55,7 @@ class LauncherView : public QWidget {
   QLabel *cost_, *status_;
   QPushButton *start_, *pause_, *resume_, *stop_, *open_, *save_;
   QTimer* debounce_;
-  std::atomic<int> cost_generation_{0};
+  int cost_generation_ = 0;  // the newest cost request (UI thread only)
   bool run_dir_edited_ = false;
   bool valid_ = false;  // the form's configuration passed validation
 };
