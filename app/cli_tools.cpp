@@ -102,13 +102,15 @@ void add_bench(CLI::App& app) {
   static int steps = 10;
   static bool json = false, profile = false;
   static std::string record;
+  static std::vector<std::string> sets;
   cmd->add_option("config", source, "Preset name or TOML file")->required();
+  cmd->add_option("--set", sets, "Override one key, TABLE.KEY=VALUE (repeatable), e.g. --set train.precision=fp8");
   cmd->add_option("--record", record, "Also record every step into a new run database in this directory");
   cmd->add_flag("--profile", profile, "Also print time per op (GEMMs by shape)");
   cmd->add_option("--steps", steps, "Timed steps (after 2 warm-up steps)")->check(CLI::PositiveNumber);
   cmd->add_flag("--json", json, "Print one JSON object");
   cmd->callback([] {
-    RunConfig cfg = load_config(source);
+    const RunConfig cfg = apply_overrides(load_config(source), sets);  // validates
     TrainBench r = bench_train(cfg, steps, kernels::default_peak_cache(), profile, record);
     if (profile) std::fprintf(stderr, "%s", r.profile.c_str());
     if (json) {

@@ -32,6 +32,9 @@ std::string TrainBench::to_json() const {
   j["params_total"] = params_total;
   j["params_active"] = params_active;
   j["peak_rss_mb"] = peak_rss_mb;
+  j["precision"] = precision;
+  j["activation_stash_mb"] = stash_mb;
+  j["activation_stash_fp32_mb"] = stash_fp32_mb;
   j["steps"] = steps;
   j["threads"] = threads;
   j["simd"] = simd;
@@ -49,6 +52,7 @@ TrainBench bench_train(const RunConfig& cfg_in, int steps, const std::string& pe
   kernels::Ops& ops = profile ? (kernels::Ops&)prof : kernels::cpu_ops();
   Model model(cfg.model, ops);
   model.init_weights(cfg.train.seed);
+  model.set_precision(cfg.train.precision, cfg.train.fp8_pow2_scales);
   PretrainStage stage(cfg, model, ops);
   std::unique_ptr<RunStoreWriter> store;
   if (!record_dir.empty()) {
@@ -59,11 +63,14 @@ TrainBench bench_train(const RunConfig& cfg_in, int steps, const std::string& pe
     store = RunStoreWriter::create(record_dir, info);
   }
   std::vector<double> ms;
+  double stash_mb = 0, stash_fp32_mb = 0;
   const auto t_start = std::chrono::steady_clock::now();
   for (int i = 0; i < steps + 2; i++) {
     if (i == 2) prof.reset();
     const auto t0 = std::chrono::steady_clock::now();
     StepReport rep = stage.step();
+    if (auto it = rep.metrics.find("precision/activation_cache_mb"); it != rep.metrics.end()) stash_mb = it->second;
+    if (auto it = rep.metrics.find("precision/activation_cache_fp32_mb"); it != rep.metrics.end()) stash_fp32_mb = it->second;
     if (store) {  // what Run::body does per step
       const double wall = std::chrono::duration<double>(t0 - t_start).count();
       store->metrics(stage.name(), stage.steps_done(), wall, rep.tokens, rep.metrics);
@@ -77,6 +84,9 @@ TrainBench bench_train(const RunConfig& cfg_in, int steps, const std::string& pe
   TrainBench r;
   const auto f = kernels::cpu_features();
   r.step_ms_median = ms[ms.size() / 2];
+  r.precision = cfg.train.precision;
+  r.stash_mb = stash_mb;
+  r.stash_fp32_mb = stash_fp32_mb;
   r.batch_size = cfg.train.batch_size * cfg.train.grad_accum;
   r.seq_len = cfg.train.seq_len;
   r.steps = steps;

@@ -11,6 +11,10 @@ namespace aha {
 struct TrainBench {
   double tokens_per_s = 0, step_ms_median = 0, flops_per_token = 0, achieved_gflops = 0;
   double peak_gflops = 0, mfu = 0, peak_rss_mb = 0;
+  std::string precision;  // train.precision
+  // Linear inputs stashed for Wgrad per step (kernels/cpu/stash.h): as held (BF16 / FP8
+  // codes + scales) and as FP32; both 0 in FP32, which keeps the floats
+  double stash_mb = 0, stash_fp32_mb = 0;
   int batch_size = 0, seq_len = 0, steps = 0, threads = 0;
   size_t params_total = 0, params_active = 0;
   std::string simd, cpu;

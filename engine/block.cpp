@@ -22,10 +22,12 @@ void block_forward(kernels::Ops& ops, const ModelConfig& c, Params& p, const Blo
                    AttnPath path) {
   const int N = B * T, d = c.hidden_size;
   const float eps = (float)c.rms_norm_eps;
-  ensure(a.ln1, (size_t)N * d); ensure(a.rstd1, N); ensure(a.attn_out, (size_t)N * d);
+  ensure(a.rstd1, N); ensure(a.attn_out, (size_t)N * d);
   ensure(a.xmid, (size_t)N * d); ensure(a.ln2, (size_t)N * d); ensure(a.rstd2, N);
-  ops.rmsnorm_forward(a.ln1.data(), a.rstd1.data(), x, p.w(w.in_norm), N, d, eps);
-  mla_forward(ops, c, p, w.attn, a.mla, a.attn_out.data(), a.ln1.data(), pos, B, T, path);
+  float* ln1 = ops.stash_begin(a.ln1, N, d);                               // [N,d]
+  ops.rmsnorm_forward(ln1, a.rstd1.data(), x, p.w(w.in_norm), N, d, eps);
+  mla_forward(ops, c, p, w.attn, a.mla, a.attn_out.data(), ln1, pos, B, T, path);
+  ops.stash_seal(a.ln1);
   ops.copy2d(a.xmid.data(), d, x, d, N, d, false);
   ops.axpy(a.xmid.data(), a.attn_out.data(), 1.0f, (size_t)N * d);          // xmid = x + attn
   ops.rmsnorm_forward(a.ln2.data(), a.rstd2.data(), a.xmid.data(), p.w(w.post_norm), N, d, eps);
@@ -50,7 +52,9 @@ void block_backward(kernels::Ops& ops, const ModelConfig& c, Params& p, const Bl
                        p.w(w.post_norm), a.rstd2.data(), N, d);
   ops.axpy(a.dxmid.data(), dout, 1.0f, (size_t)N * d);                      // residual
   // attention branch
-  mla_backward(ops, c, p, w.attn, a.mla, a.dln.data(), a.dxmid.data(), a.ln1.data(), pos, B, T);
+  const float* ln1 = ops.stash_open(a.ln1);                                 // [N,d]
+  mla_backward(ops, c, p, w.attn, a.mla, a.dln.data(), a.dxmid.data(), ln1, pos, B, T);
+  ops.stash_close(a.ln1);
   ops.rmsnorm_backward(dx, p.g(w.in_norm), a.dln.data(), x, p.w(w.in_norm), a.rstd1.data(), N, d);
   ops.axpy(dx, a.dxmid.data(), 1.0f, (size_t)N * d);                        // residual
 }

@@ -19,10 +19,12 @@ void swiglu_register(Params& p, int d, int inter, const std::string& pre, Swiglu
 void swiglu_ffn_forward(kernels::Ops& ops, Params& p, const SwigluWeights& w, SwigluActs& a,
                         float* out, const float* x, int N, int d, bool accumulate) {
   const int I = w.inter;
-  ensure(a.gu, (size_t)N * 2 * I); ensure(a.h, (size_t)N * I);
+  ensure(a.gu, (size_t)N * 2 * I);
   linear_fwd(ops, a.gu.data(), x, p.w(w.gate_up), N, d, 2 * I);    // [N, 2I]
-  ops.swiglu_forward(a.h.data(), a.gu.data(), N, I);                // [N, I]
-  linear_fwd(ops, out, a.h.data(), p.w(w.down), N, I, d, accumulate ? 1.0f : 0.0f);  // [N,d]
+  float* h = ops.stash_begin(a.h, N, I);                            // [N, I]
+  ops.swiglu_forward(h, a.gu.data(), N, I);
+  linear_fwd(ops, out, h, p.w(w.down), N, I, d, accumulate ? 1.0f : 0.0f);  // [N,d]
+  ops.stash_seal(a.h);
 }
 
 void swiglu_ffn_backward(kernels::Ops& ops, Params& p, const SwigluWeights& w, SwigluActs& a,
@@ -30,7 +32,8 @@ void swiglu_ffn_backward(kernels::Ops& ops, Params& p, const SwigluWeights& w, S
                          bool accumulate) {
   const int I = w.inter;
   ensure(a.dh, (size_t)N * I); ensure(a.dgu, (size_t)N * 2 * I);
-  linear_bwd_dw(ops, p.g(w.down), dout, a.h.data(), N, I, d);
+  linear_bwd_dw(ops, p.g(w.down), dout, ops.stash_open(a.h), N, I, d);
+  ops.stash_close(a.h);
   linear_bwd_dx(ops, a.dh.data(), dout, p.w(w.down), N, I, d);
   ops.swiglu_backward(a.dgu.data(), a.dh.data(), a.gu.data(), N, I);
   linear_bwd_dw(ops, p.g(w.gate_up), a.dgu.data(), x, N, d, 2 * I);
@@ -80,15 +83,17 @@ void moe_forward(kernels::Ops& ops, const ModelConfig& c, Params& p, const MoeWe
     swiglu_ffn_forward(ops, p, w.shared, a.sh, out, x, N, d, false);
   else
     std::fill(out, out + (size_t)N * d, 0.0f);
-  ensure(a.xe, (size_t)NK * d); ensure(a.ye, (size_t)NK * d);
-  ops.gather_rows(a.xe.data(), x, a.perm_tok.data(), nullptr, NK, d);   // [NK, d]
+  ensure(a.ye, (size_t)NK * d);
+  float* xe = ops.stash_begin(a.xe, NK, d);                             // [NK, d]
+  ops.gather_rows(xe, x, a.perm_tok.data(), nullptr, NK, d);
   a.ex.resize(E);
   for (int e = 0; e < E; e++) {
     const int n = a.offsets[e + 1] - a.offsets[e];
     if (n == 0) continue;
     const size_t o = (size_t)a.offsets[e] * d;
-    swiglu_ffn_forward(ops, p, w.experts[e], a.ex[e], a.ye.data() + o, a.xe.data() + o, n, d, false);
+    swiglu_ffn_forward(ops, p, w.experts[e], a.ex[e], a.ye.data() + o, xe + o, n, d, false);
   }
+  ops.stash_seal(a.xe);
   ops.scatter_add_rows(out, a.ye.data(), a.perm_tok.data(), a.wperm.data(), NK, d);
 }
 
@@ -107,13 +112,15 @@ void moe_backward(kernels::Ops& ops, const ModelConfig& c, Params& p, const MoeW
   ensure(a.dwperm, NK); ensure(a.dye, (size_t)NK * d); ensure(a.dxe, (size_t)NK * d);
   ops.gather_rowdot(a.dwperm.data(), dout, a.perm_tok.data(), a.ye.data(), NK, d);
   ops.gather_rows(a.dye.data(), dout, a.perm_tok.data(), a.wperm.data(), NK, d);
+  const float* xe = ops.stash_open(a.xe);                                // [NK, d]
   for (int e = 0; e < E; e++) {
     const int n = a.offsets[e + 1] - a.offsets[e];
     if (n == 0) continue;
     const size_t o = (size_t)a.offsets[e] * d;
     swiglu_ffn_backward(ops, p, w.experts[e], a.ex[e], a.dxe.data() + o, a.dye.data() + o,
-                        a.xe.data() + o, n, d, false);
+                        xe + o, n, d, false);
   }
+  ops.stash_close(a.xe);
   ops.scatter_add_rows(dx, a.dxe.data(), a.perm_tok.data(), nullptr, NK, d);
 
   // router: gate gradients back to token order, then through the gate function

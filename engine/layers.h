@@ -23,10 +23,17 @@ struct MlaWeights {            // offsets into Params
   size_t q = 0;                            // q_lora_rank == 0
   size_t kv_a = 0, kv_a_norm = 0, kv_b = 0, o = 0;
 };
+// Stash: a GEMM input the backward reads only for its Wgrad — held between forward and
+// backward in the form the backend keeps (FP8 codes + scales under train.precision = fp8).
+using kernels::Stash;
+
 struct MlaActs {
-  Buf qa, qa_n, qa_rstd;       // [N,qr], [N,qr], [N]
+  Buf qa, qa_rstd;             // [N,qr], [N]
+  Stash qa_n;                  // [N,qr]  q_norm(qa): the input of q_b
   Buf q;                       // [N, H, dqk]  roped
-  Buf ckv, ckv_n, ckv_rstd;    // [N,dc] raw latent, kv_norm(latent), [N]
+  Buf ckv, ckv_rstd;           // [N,dc] raw latent, [N]
+  Stash ckv_n;                 // [N,dc]  kv_norm(latent): the input of kv_b
+  Buf dec_qa_n, dec_ckv_n;     // decoding's q_norm(qa) and kv_norm(latent) (mla_decode)
   Buf kpe;                     // [N, dr]      roped, shared by all heads
   Buf kv;                      // [N, H, dn+dv] = kv_b(ckv_n)
   Buf k, v;                    // [N, H, dqk], [N, H, dv]   per-head keys and values
@@ -70,7 +77,11 @@ void mla_decode(kernels::Ops& ops, const ModelConfig& c, Params& p, const MlaWei
 
 // ---- SwiGLU (dense FFN and the shared experts) -----------------------------------------
 struct SwigluWeights { size_t gate_up = 0, down = 0; int inter = 0; };  // [2I,d], [d,I]
-struct SwigluActs { Buf gu, h, dgu, dh; };  // [N,2I], [N,I]
+struct SwigluActs {
+  Buf gu;                      // [N,2I] gate and up projections
+  Stash h;                     // [N,I]  silu(gate)·up: the input of down
+  Buf dgu, dh;                 // [N,2I], [N,I]
+};
 void swiglu_register(Params& p, int d, int inter, const std::string& prefix, SwigluWeights& w);
 // out[N,d] (+)= SwiGLU(x[N,d]); accumulate: add into out instead of writing
 void swiglu_ffn_forward(kernels::Ops& ops, Params& p, const SwigluWeights& w, SwigluActs& a,
@@ -108,7 +119,8 @@ struct MoeActs {
   std::vector<int32_t> perm_slot;        // [N·K] its (n·K + k) slot
   std::vector<int> offsets;              // [E+1] assignments of expert e: offsets[e] .. offsets[e+1]
   Buf wperm;                             // [N·K] gate value of each assignment
-  Buf xe, ye, dye, dxe, dwperm;          // [N·K, d], [N·K]
+  Stash xe;                              // [N·K, d] the experts' inputs, grouped by expert
+  Buf ye, dye, dxe, dwperm;              // [N·K, d], [N·K]
   std::vector<SwigluActs> ex;            // per-expert scratch (views are per-expert slices)
   SwigluActs sh;
   std::vector<int64_t> load;             // [E] tokens routed to each expert, summed since reset
@@ -131,7 +143,9 @@ struct BlockWeights {
   MoeWeights moe_w;
 };
 struct BlockActs {
-  Buf ln1, rstd1, attn_out, xmid, ln2, rstd2, ffn_out;
+  Stash ln1;                   // [N,d] input_layernorm(x): the input of q_a and kv_a
+  Buf dec_ln1;                 // its decoding counterpart (Model::decode_step)
+  Buf rstd1, attn_out, xmid, ln2, rstd2, ffn_out;
   MlaActs mla;
   SwigluActs dense;
   MoeActs moe;

@@ -39,10 +39,12 @@ void mla_forward(kernels::Ops& ops, const ModelConfig& c, Params& p, const MlaWe
   // queries: q [N, H, dqk] = q_b(q_norm(q_a(x)))  or  q_proj(x)
   ensure(a.q, (size_t)N * H * dqk);
   if (qr > 0) {
-    ensure(a.qa, (size_t)N * qr); ensure(a.qa_n, (size_t)N * qr); ensure(a.qa_rstd, N);
+    ensure(a.qa, (size_t)N * qr); ensure(a.qa_rstd, N);
     linear_fwd(ops, a.qa.data(), x, p.w(w.q_a), N, d, qr);                     // [N,qr]
-    ops.rmsnorm_forward(a.qa_n.data(), a.qa_rstd.data(), a.qa.data(), p.w(w.q_a_norm), N, qr, eps);
-    linear_fwd(ops, a.q.data(), a.qa_n.data(), p.w(w.q_b), N, qr, H * dqk);    // [N,H·dqk]
+    float* qa_n = ops.stash_begin(a.qa_n, N, qr);                               // [N,qr]
+    ops.rmsnorm_forward(qa_n, a.qa_rstd.data(), a.qa.data(), p.w(w.q_a_norm), N, qr, eps);
+    linear_fwd(ops, a.q.data(), qa_n, p.w(w.q_b), N, qr, H * dqk);              // [N,H·dqk]
+    ops.stash_seal(a.qa_n);
   } else {
     linear_fwd(ops, a.q.data(), x, p.w(w.q), N, d, H * dqk);
   }
@@ -50,11 +52,12 @@ void mla_forward(kernels::Ops& ops, const ModelConfig& c, Params& p, const MlaWe
   ops.rope(a.q.data(), dqk, dn, dr, pos, H, N * H, theta, false);
 
   // latent: ckv [N,dc] and kpe [N,dr] are the two row blocks of kv_a_proj_with_mqa
-  ensure(a.ckv, (size_t)N * dc); ensure(a.ckv_n, (size_t)N * dc); ensure(a.ckv_rstd, N);
+  ensure(a.ckv, (size_t)N * dc); ensure(a.ckv_rstd, N);
   ensure(a.kpe, (size_t)N * dr);
+  float* ckv_n = ops.stash_begin(a.ckv_n, N, dc);                               // [N,dc]
   linear_fwd(ops, a.ckv.data(), x, p.w(w.kv_a), N, d, dc);
   linear_fwd(ops, a.kpe.data(), x, p.w(w.kv_a) + (size_t)dc * d, N, d, dr);
-  ops.rmsnorm_forward(a.ckv_n.data(), a.ckv_rstd.data(), a.ckv.data(), p.w(w.kv_a_norm), N, dc, eps);
+  ops.rmsnorm_forward(ckv_n, a.ckv_rstd.data(), a.ckv.data(), p.w(w.kv_a_norm), N, dc, eps);
   ops.rope(a.kpe.data(), dr, 0, dr, pos, 1, N, theta, false);
 
   ensure(a.o, (size_t)N * H * dv); ensure(a.lse, (size_t)B * H * T);
@@ -62,14 +65,14 @@ void mla_forward(kernels::Ops& ops, const ModelConfig& c, Params& p, const MlaWe
     // kv [N, H, dn+dv] = kv_b(ckv_n); per head k = [k_nope | kpe], v
     ensure(a.kv, (size_t)N * H * (dn + dv));
     ensure(a.k, (size_t)N * H * dqk); ensure(a.v, (size_t)N * H * dv);
-    linear_fwd(ops, a.kv.data(), a.ckv_n.data(), p.w(w.kv_b), N, dc, H * (dn + dv));
+    linear_fwd(ops, a.kv.data(), ckv_n, p.w(w.kv_b), N, dc, H * (dn + dv));
     ops.mla_expand_kv(a.k.data(), a.v.data(), a.kv.data(), a.kpe.data(), N, H, dn, dr, dv);
     kernels::AttnShape s{B, T, T, H, H, dqk, dv, H * dqk, H * dqk, H * dv, H * dv, scale};
     ops.attention_forward(a.o.data(), a.lse.data(), a.q.data(), a.k.data(), a.v.data(), s);
   } else {
     // Absorbed: the cache is [N, dc + dr] = [kv_norm(c_kv) | rope(k_pe)], one "head" for all.
     a.k.assign((size_t)N * (dc + dr), 0.0f);  // exactly the cache, nothing else
-    ops.copy2d(a.k.data(), dc + dr, a.ckv_n.data(), dc, N, dc, false);
+    ops.copy2d(a.k.data(), dc + dr, ckv_n, dc, N, dc, false);
     ops.copy2d(a.k.data() + dc, dc + dr, a.kpe.data(), dr, N, dr, false);
     // q_abs [N, H, dc+dr] = [q_nope_h · W_UK_h | q_pe_h];  W_UK_h = kv_b rows h(dn+dv) .. +dn: [dn, dc]
     Buf q_abs((size_t)N * H * (dc + dr)), o_lat((size_t)N * H * dc);
@@ -87,6 +90,7 @@ void mla_forward(kernels::Ops& ops, const ModelConfig& c, Params& p, const MlaWe
       ops.gemm(false, true, N, dv, dc, 1.0f, o_lat.data() + h * dc, H * dc,
                kvb + ((size_t)h * (dn + dv) + dn) * dc, dc, 0.0f, a.o.data() + h * dv, H * dv);
   }
+  ops.stash_seal(a.ckv_n);
   linear_fwd(ops, out, a.o.data(), p.w(w.o), N, H * dv, d);  // [N,d]
 }
 
@@ -113,19 +117,19 @@ void mla_decode(kernels::Ops& ops, const ModelConfig& c, Params& p, const MlaWei
   // queries [N, H, dqk]
   ensure(a.q, (size_t)N * H * dqk);
   if (qr > 0) {
-    ensure(a.qa, (size_t)N * qr); ensure(a.qa_n, (size_t)N * qr); ensure(a.qa_rstd, N);
+    ensure(a.qa, (size_t)N * qr); ensure(a.dec_qa_n, (size_t)N * qr); ensure(a.qa_rstd, N);
     linear_fwd(ops, a.qa.data(), x, p.w(w.q_a), N, d, qr);
-    ops.rmsnorm_forward(a.qa_n.data(), a.qa_rstd.data(), a.qa.data(), p.w(w.q_a_norm), N, qr, eps);
-    linear_fwd(ops, a.q.data(), a.qa_n.data(), p.w(w.q_b), N, qr, H * dqk);
+    ops.rmsnorm_forward(a.dec_qa_n.data(), a.qa_rstd.data(), a.qa.data(), p.w(w.q_a_norm), N, qr, eps);
+    linear_fwd(ops, a.q.data(), a.dec_qa_n.data(), p.w(w.q_b), N, qr, H * dqk);
   } else {
     linear_fwd(ops, a.q.data(), x, p.w(w.q), N, d, H * dqk);
   }
   ops.rope(a.q.data(), dqk, dn, dr, pos.data(), H, N * H, theta, false);
   // the new tokens' latent [N, dc] and rope key [N, dr]
-  ensure(a.ckv, (size_t)N * dc); ensure(a.ckv_n, (size_t)N * dc); ensure(a.ckv_rstd, N); ensure(a.kpe, (size_t)N * dr);
+  ensure(a.ckv, (size_t)N * dc); ensure(a.dec_ckv_n, (size_t)N * dc); ensure(a.ckv_rstd, N); ensure(a.kpe, (size_t)N * dr);
   linear_fwd(ops, a.ckv.data(), x, p.w(w.kv_a), N, d, dc);
   linear_fwd(ops, a.kpe.data(), x, p.w(w.kv_a) + (size_t)dc * d, N, d, dr);
-  ops.rmsnorm_forward(a.ckv_n.data(), a.ckv_rstd.data(), a.ckv.data(), p.w(w.kv_a_norm), N, dc, eps);
+  ops.rmsnorm_forward(a.dec_ckv_n.data(), a.ckv_rstd.data(), a.ckv.data(), p.w(w.kv_a_norm), N, dc, eps);
   ops.rope(a.kpe.data(), dr, 0, dr, pos.data(), 1, N, theta, false);
 
   // One attention call per row: rows see different numbers of slots (start[b] differs).
@@ -137,7 +141,7 @@ void mla_decode(kernels::Ops& ops, const ModelConfig& c, Params& p, const MlaWei
     // cache them: kv [N, H, dn+dv] → k [N, H, dqk], v [N, H, dv]. Local buffers, not a.k
     // and a.v, which hold the last full forward's cache (the prefill reads them).
     ensure(a.kv, (size_t)N * H * (dn + dv));
-    linear_fwd(ops, a.kv.data(), a.ckv_n.data(), kvb, N, dc, H * (dn + dv));
+    linear_fwd(ops, a.kv.data(), a.dec_ckv_n.data(), kvb, N, dc, H * (dn + dv));
     Buf k((size_t)N * H * dqk), v((size_t)N * H * dv);
     ops.mla_expand_kv(k.data(), v.data(), a.kv.data(), a.kpe.data(), N, H, dn, dr, dv);
     for (int b = 0; b < B; b++) {
@@ -153,7 +157,7 @@ void mla_decode(kernels::Ops& ops, const ModelConfig& c, Params& p, const MlaWei
     }
   } else {
     for (int b = 0; b < B; b++) {
-      ops.copy2d(slot(b, 0), W, a.ckv_n.data() + (size_t)b * n * dc, dc, n, dc, false);
+      ops.copy2d(slot(b, 0), W, a.dec_ckv_n.data() + (size_t)b * n * dc, dc, n, dc, false);
       ops.copy2d(slot(b, 0) + dc, W, a.kpe.data() + (size_t)b * n * dr, dr, n, dr, false);
     }
     // absorbed attention: q_abs [N, H, W] = [q_nope · W_UK | q_pe]; MQA over the latent
@@ -209,7 +213,8 @@ void mla_backward(kernels::Ops& ops, const ModelConfig& c, Params& p, const MlaW
 
   // kv_b, kv_norm, kv_a
   ensure(a.dckv_n, (size_t)N * dc); ensure(a.dckv, (size_t)N * dc);
-  linear_bwd_dw(ops, p.g(w.kv_b), a.dkv.data(), a.ckv_n.data(), N, dc, H * (dn + dv));
+  linear_bwd_dw(ops, p.g(w.kv_b), a.dkv.data(), ops.stash_open(a.ckv_n), N, dc, H * (dn + dv));
+  ops.stash_close(a.ckv_n);
   linear_bwd_dx(ops, a.dckv_n.data(), a.dkv.data(), p.w(w.kv_b), N, dc, H * (dn + dv));
   ops.rmsnorm_backward(a.dckv.data(), p.g(w.kv_a_norm), a.dckv_n.data(), a.ckv.data(),
                        p.w(w.kv_a_norm), a.ckv_rstd.data(), N, dc);
@@ -221,7 +226,8 @@ void mla_backward(kernels::Ops& ops, const ModelConfig& c, Params& p, const MlaW
   // queries
   if (qr > 0) {
     ensure(a.dqa_n, (size_t)N * qr); ensure(a.dqa, (size_t)N * qr);
-    linear_bwd_dw(ops, p.g(w.q_b), a.dq.data(), a.qa_n.data(), N, qr, H * dqk);
+    linear_bwd_dw(ops, p.g(w.q_b), a.dq.data(), ops.stash_open(a.qa_n), N, qr, H * dqk);
+    ops.stash_close(a.qa_n);
     linear_bwd_dx(ops, a.dqa_n.data(), a.dq.data(), p.w(w.q_b), N, qr, H * dqk);
     ops.rmsnorm_backward(a.dqa.data(), p.g(w.q_a_norm), a.dqa_n.data(), a.qa.data(),
                          p.w(w.q_a_norm), a.qa_rstd.data(), N, qr);

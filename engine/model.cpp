@@ -417,10 +417,10 @@ void Model::check_decode(const DecodeCache& cache, size_t layers, int n, const i
 void Model::decode_block(const BlockWeights& w, BlockActs& a, float* x, const MlaCacheView& cv, int B, int n) {
   const int N = B * n, d = cfg.hidden_size;
   const float eps = (float)cfg.rms_norm_eps;
-  ensure(a.ln1, (size_t)N * d); ensure(a.rstd1, N); ensure(a.attn_out, (size_t)N * d);
+  ensure(a.dec_ln1, (size_t)N * d); ensure(a.rstd1, N); ensure(a.attn_out, (size_t)N * d);
   ensure(a.ln2, (size_t)N * d); ensure(a.rstd2, N); ensure(a.ffn_out, (size_t)N * d);
-  ops_.rmsnorm_forward(a.ln1.data(), a.rstd1.data(), x, params.w(w.in_norm), N, d, eps);
-  mla_decode(ops_, cfg, params, w.attn, a.mla, a.attn_out.data(), a.ln1.data(), cv, B, n);
+  ops_.rmsnorm_forward(a.dec_ln1.data(), a.rstd1.data(), x, params.w(w.in_norm), N, d, eps);
+  mla_decode(ops_, cfg, params, w.attn, a.mla, a.attn_out.data(), a.dec_ln1.data(), cv, B, n);
   ops_.axpy(x, a.attn_out.data(), 1.0f, (size_t)N * d);
   ops_.rmsnorm_forward(a.ln2.data(), a.rstd2.data(), x, params.w(w.post_norm), N, d, eps);
   if (w.moe)
@@ -511,6 +511,13 @@ void Model::mtp_decode(DecodeCache& cache, const float* h, const int32_t* next, 
 void Model::set_precision(kernels::Precision p, bool pow2_scales) {
   if (p == kernels::Precision::FP32) prec_.reset();
   else prec_ = std::make_unique<kernels::PrecisionOps>(ops_, p, pow2_scales);
+}
+
+void Model::set_precision(const std::string& name, bool pow2_scales) {
+  if (name == "fp8") set_precision(kernels::Precision::FP8, pow2_scales);
+  else if (name == "bf16") set_precision(kernels::Precision::BF16, pow2_scales);
+  else if (name == "fp32") set_precision(kernels::Precision::FP32, pow2_scales);
+  else throw ConfigError("train.precision must be \"fp32\", \"bf16\" or \"fp8\", not \"" + name + "\"", "train.precision");
 }
 
 kernels::Precision Model::precision() const { return prec_ ? prec_->precision() : kernels::Precision::FP32; }

@@ -124,11 +124,14 @@ class Model {
   // The precision of the Linear layers' GEMMs in training (V3: FP8 with 1×128 / 128×128
   // scaling; kernels/cpu/precision_ops.h). FP32 by default.
   void set_precision(kernels::Precision p, bool pow2_scales = false);
+  // The same from train.precision's name: "fp32" | "bf16" | "fp8".
+  void set_precision(const std::string& name, bool pow2_scales);
   kernels::Precision precision() const;
   // Per-layer statistics of the FP8 quantisations since the last call (empty unless FP8).
   std::vector<kernels::Fp8TensorStats> take_fp8_stats();
-  // Bytes of Linear inputs the training forwards kept for Wgrad since the last call, as
-  // FP32 and as the BF16/FP8 cache (0, 0 in FP32).
+  // Bytes of the Linear inputs the training forwards stashed for Wgrad since the last
+  // call (kernels/cpu/stash.h), as FP32 and as held: BF16 or E4M3 codes + scales (0, 0 in
+  // FP32, which keeps the floats).
   std::pair<double, double> take_cache_bytes();
   size_t params_total() const { return params.trainable_total(); }
   size_t params_active() const;            // per token: shared + top-K routed experts

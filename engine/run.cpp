@@ -82,10 +82,7 @@ Run::Run(RunConfig cfg, std::string run_dir, std::string resume_from, bool conti
     : cfg_(std::move(cfg)), run_dir_(std::move(run_dir)) {
   model_ = std::make_unique<Model>(cfg_.model, kernels::cpu_ops());
   model_->init_weights(cfg_.train.seed);
-  model_->set_precision(cfg_.train.precision == "fp8"    ? kernels::Precision::FP8
-                        : cfg_.train.precision == "bf16" ? kernels::Precision::BF16
-                                                         : kernels::Precision::FP32,
-                        cfg_.train.fp8_pow2_scales);
+  model_->set_precision(cfg_.train.precision, cfg_.train.fp8_pow2_scales);
   const double peak = kernels::measure_peak_gflops(kernels::default_peak_cache());  // for "mfu"
   stages_.push_back(std::make_unique<PretrainStage>(cfg_, *model_, kernels::cpu_ops(), peak));
   if (cfg_.sft.steps > 0) stages_.push_back(std::make_unique<SftStage>(cfg_, *model_, kernels::cpu_ops(), peak));

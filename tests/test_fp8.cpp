@@ -384,3 +384,87 @@ TEST(Fp8Quantize, FastFakeQuantisationEqualsQuantiseThenDequantiseBitForBit) {
 }
 }  // namespace
 }  // namespace aha::kernels
+
+// ---- activations stashed for Wgrad (kernels/cpu/stash.h) -----------------------------
+namespace aha::kernels {
+namespace {
+TEST(Fp8Stash, CodeOnGridInvertsTheDecoderForEveryE4M3Value) {
+  for (int c = 0; c < 256; c++) {
+    if ((c & 0x7F) == 0x7F) continue;  // NaN
+    EXPECT_EQ(e4m3_code_on_grid(fp8_to_float((uint8_t)c, Fp8Format::E4M3)), c) << c;
+  }
+  EXPECT_EQ(e4m3_code_on_grid(std::nanf("")) & 0x7F, 0x7F);
+}
+
+TEST(Fp8Stash, EncodedStashDecodesToTheFakeQuantisedValuesBitForBit) {
+  std::mt19937 rng(12);
+  std::lognormal_distribution<float> mag(0.0f, 3.0f);
+  for (int cols : {64, 128, 200, 257}) {  // one partial tile, whole tiles, partial last tiles
+    const int rows = 37;
+    std::vector<float> x((size_t)rows * cols);
+    for (float& v : x) v = (rng() & 1 ? 1 : -1) * mag(rng);
+    std::fill(x.begin(), x.begin() + cols, 0.0f);  // an all-zero row: scale 1, codes 0
+    x[cols + 1] = 1e-30f;                            // flushed to zero in its tile
+    for (bool pow2 : {false, true}) {
+      Stash s;
+      s.rows = rows, s.cols = cols;
+      stash_encode_fp8(s, x.data(), pow2);
+      EXPECT_EQ(s.held_bytes(), (size_t)rows * cols + 4 * (size_t)rows * ((cols + 127) / 128));
+      std::vector<float> got(x.size()), want(x.size());
+      stash_decode(s, got.data());
+      fp8_fake_quantize(x.data(), rows, cols, 0, 1, 128, pow2, want.data());
+      for (size_t i = 0; i < x.size(); i++)
+        ASSERT_EQ(std::memcmp(&got[i], &want[i], 4), 0) << cols << " " << pow2 << " " << i << ": " << got[i] << " vs " << want[i];
+    }
+    Stash b;
+    b.rows = rows, b.cols = cols;
+    stash_encode_bf16(b, x.data());
+    EXPECT_EQ(b.held_bytes(), 2 * x.size());
+    std::vector<float> got(x.size());
+    stash_decode(b, got.data());
+    for (size_t i = 0; i < x.size(); i++) ASSERT_EQ(got[i], round_bf16(x[i])) << i;
+  }
+}
+
+TEST(Fp8Stash, PrecisionOpsHoldsCodesNotFloatsAndWgradMatchesTheEmulatedCache) {
+  std::mt19937 rng(13);
+  std::normal_distribution<float> nd(0, 1);
+  const int T = 300, in = 200, out = 70;  // tokens (Wgrad's K) and widths not multiples of 128
+  std::vector<float> x((size_t)T * in), dy((size_t)T * out);
+  for (float& v : x) v = nd(rng);
+  for (float& v : dy) v = nd(rng) * 1e-3f;
+  for (Precision p : {Precision::FP8, Precision::BF16}) {
+    PrecisionOps ops(cpu_ops(), p);
+    ops.count_cache(true);
+    // dW = dyᵀ·x with x straight from floats: the precision layer emulates the cache
+    std::vector<float> dw_direct((size_t)out * in, 0.0f), dw_stash((size_t)out * in, 0.0f);
+    ops.gemm(true, false, out, in, T, 1.0f, dy.data(), out, x.data(), in, 1.0f, dw_direct.data(), in, Precision::FP32);
+    // the same through a stash: written, sealed (codes only), opened, read by Wgrad
+    Stash s;
+    float* buf = ops.stash_begin(s, T, in);
+    std::copy(x.begin(), x.end(), buf);
+    ops.stash_seal(s);
+    EXPECT_TRUE(s.f32.empty());  // the float buffer went back to the pool
+    const size_t want = p == Precision::FP8 ? (size_t)T * in + 4 * (size_t)T * 2 : 2 * (size_t)T * in;
+    EXPECT_EQ(s.held_bytes(), want);
+    const auto [fp32_bytes, held] = ops.take_cache_bytes();
+    EXPECT_EQ(fp32_bytes, 4.0 * T * in);
+    EXPECT_EQ(held, (double)want);
+    const float* xs = ops.stash_open(s);
+    ops.gemm(true, false, out, in, T, 1.0f, dy.data(), out, xs, in, 1.0f, dw_stash.data(), in, Precision::FP32);
+    ops.stash_close(s);
+    EXPECT_TRUE(s.f32.empty());
+    for (size_t i = 0; i < dw_direct.size(); i++) ASSERT_EQ(dw_direct[i], dw_stash[i]) << i;
+    // a second stash of the same size reuses the pooled buffer
+    Stash s2;
+    float* buf2 = ops.stash_begin(s2, T, in);
+    EXPECT_TRUE(buf2 == buf || buf2 == xs);
+    // outside a training forward a seal keeps nothing, and opening it is an error
+    ops.count_cache(false);
+    ops.stash_seal(s2);
+    EXPECT_EQ(s2.held_bytes(), 0u);
+    EXPECT_THROW(ops.stash_open(s2), std::logic_error);
+  }
+}
+}  // namespace
+}  // namespace aha::kernels

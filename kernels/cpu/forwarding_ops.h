@@ -64,6 +64,11 @@ class ForwardingOps : public Ops {
   }
   double sumsq(const float* x, size_t n) override { return in_.sumsq(x, n); }
 
+  float* stash_begin(Stash& s, int rows, int cols) override { return in_.stash_begin(s, rows, cols); }
+  void stash_seal(Stash& s) override { in_.stash_seal(s); }
+  const float* stash_open(Stash& s) override { return in_.stash_open(s); }
+  void stash_close(Stash& s) override { in_.stash_close(s); }
+
  protected:
   Ops& in_;
 };

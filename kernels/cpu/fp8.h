@@ -8,7 +8,9 @@
 // NaN (0x7F). This is CUDA's host conversion __nv_cvt_float_to_fp8(x, __NV_SATFINITE, …),
 // bit for bit (tests/test_fp8.cpp checks it against cuda_fp8.h).
 #pragma once
+#include <cmath>
 #include <cstdint>
+#include <cstring>
 
 namespace aha::kernels {
 
@@ -24,5 +26,23 @@ float fp8_to_float(uint8_t v, Fp8Format f);  // exact: every FP8 value is a floa
 // Batch forms (the quantiser's inner loops).
 void fp8_encode(const float* x, uint8_t* out, long n, Fp8Format f);
 void fp8_decode(const uint8_t* v, float* out, long n, Fp8Format f);
+
+// x rounded to the nearest E4M3 value (ties to even), saturating at ±448, as a float (the
+// value fp8_to_float(fp8_from_float(x)) has, NaN aside). Normals: keep 3 of float's 23
+// mantissa bits with round-to-nearest-even on the bit pattern; below 2^-6 (the subnormals,
+// spacing 2^-9): nearbyint(x·512)/512, exact scalings around a ties-to-even rounding.
+// Branch-free, so the quantisers' loops vectorise.
+inline float round_e4m3(float x) {
+  uint32_t u;
+  std::memcpy(&u, &x, 4);
+  uint32_t r = u + 0x7FFFFu + ((u >> 20) & 1u);
+  r &= 0xFFF00000u;
+  float normal;
+  std::memcpy(&normal, &r, 4);
+  const float sub = std::copysign(std::nearbyint(x * 512.0f) * (1.0f / 512.0f), x);  // keeps -0
+  const float y = std::fabs(x) < 0.015625f ? sub : normal;
+  // saturate; NaN passes through (the comparisons are false for it)
+  return y > kE4M3Max ? kE4M3Max : y < -kE4M3Max ? -kE4M3Max : y;
+}
 
 }  // namespace aha::kernels

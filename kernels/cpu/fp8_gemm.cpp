@@ -56,24 +56,6 @@ Fp8Tiles fp8_quantize(const float* x, int rows, int cols, int tile_r, int tile_c
   return t;
 }
 
-namespace {
-// x rounded to the nearest E4M3 value (ties to even), saturating at ±448. Normals: keep 3
-// of float's 23 mantissa bits with round-to-nearest-even on the bit pattern; below 2^-6
-// (the subnormals, spacing 2^-9): nearbyint(x·512)/512, exact scalings around a
-// ties-to-even rounding. Branch-free, so the quantiser's loops vectorise.
-inline float round_e4m3(float x) {
-  uint32_t u;
-  std::memcpy(&u, &x, 4);
-  uint32_t r = u + 0x7FFFFu + ((u >> 20) & 1u);
-  r &= 0xFFF00000u;
-  float normal;
-  std::memcpy(&normal, &r, 4);
-  const float sub = std::copysign(std::nearbyint(x * 512.0f) * (1.0f / 512.0f), x);  // keeps -0
-  const float y = std::fabs(x) < 0.015625f ? sub : normal;
-  // saturate; NaN passes through (the comparisons are false for it)
-  return y > kE4M3Max ? kE4M3Max : y < -kE4M3Max ? -kE4M3Max : y;
-}
-}  // namespace
 
 void fp8_fake_quantize(const float* x, int rows, int cols, int ld, int tile_r, int tile_c, bool pow2_scale,
                        float* out, Fp8Stats* stats) {

@@ -13,6 +13,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "kernels/cpu/stash.h"
+
 namespace aha::kernels {
 
 // Precision is a property of the GEMM layer: PrecisionOps (precision_ops.h) wraps a
@@ -115,6 +117,29 @@ class Ops {
                      float b2, float eps, float wd, float bc1, float bc2, float gscale) = 0;
   // sum of squares of x[n], accumulated in double
   virtual double sumsq(const float* x, size_t n) = 0;
+
+  // ---- activations kept for Wgrad (stash.h) ----------------------------------------
+  // The forward writes a GEMM input into stash_begin's buffer [rows, cols], runs its
+  // GEMMs, then seals it; the backward opens it (the values, possibly dequantised), runs
+  // the Wgrad, and closes it. Between seal and open the backend holds it in its own form;
+  // these defaults (the FP32 backends) keep the floats, so open returns the same buffer.
+  virtual float* stash_begin(Stash& s, int rows, int cols) {
+    s.rows = rows; s.cols = cols; s.form = Stash::Form::Float;
+    s.codes.clear(); s.scales.clear();
+    if (s.f32.size() < s.values()) s.f32.resize(s.values());
+    return s.f32.data();
+  }
+  virtual void stash_seal(Stash&) {}
+  virtual const float* stash_open(Stash& s) {
+    if (s.form != Stash::Form::Float) {  // sealed by a precision backend: decode a copy
+      s.f32.resize(s.values());
+      stash_decode(s, s.f32.data());
+    }
+    return s.f32.data();
+  }
+  virtual void stash_close(Stash& s) {
+    if (s.form != Stash::Form::Float) std::vector<float>().swap(s.f32);
+  }
 };
 
 // The plain reference backend: the definition of every op.

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <stdexcept>
 
 namespace aha::kernels {
 
@@ -50,19 +51,14 @@ void PrecisionOps::gemm(bool transA, bool transB, int M, int N, int K, float alp
   if (!transA && transB) {         // Fprop: x 1×128 along K, W 128×128
     fake_quantize(A, a_rows, a_cols, lda, 1, 128, "x", qa_);
     fake_quantize(B, b_rows, b_cols, ldb, 128, 128, "w", qb_);
-    if (count_cache_) {  // what keeping x for Wgrad costs: FP32, or E4M3 codes + one scale per 1×128 tile
-      const double n = (double)a_rows * a_cols;
-      std::lock_guard<std::mutex> lock(mu_);
-      cache_fp32_bytes_ += 4 * n;
-      cache_fp8_bytes_ += p_ == Precision::FP8 ? n + 4.0 * a_rows * ((a_cols + 127) / 128) : 2 * n;
-    }
   } else if (!transA && !transB) { // Dgrad: dy 1×128 along K (= out), W 128×128
     fake_quantize(A, a_rows, a_cols, lda, 1, 128, "dy", qa_);
     fake_quantize(B, b_rows, b_cols, ldb, 128, 128, nullptr, qb_);
   } else {                         // Wgrad: both 128×1 along the tokens (K, their rows)
     fake_quantize(A, a_rows, a_cols, lda, 128, 1, nullptr, qa_);
-    if (p_ == Precision::FP8) {
-      // x comes from the FP8 cache the forward kept (1×128 tiles), re-tiled 128×1 here
+    if (p_ == Precision::FP8 && !from_stash(B)) {
+      // x as the FP8 cache the forward keeps (1×128 tiles), re-tiled 128×1 here; a stash
+      // opened for this Wgrad already holds exactly those values
       fake_quantize(B, b_rows, b_cols, ldb, 1, 128, nullptr, cached_);
       fake_quantize(cached_.data(), b_rows, b_cols, b_cols, 128, 1, nullptr, qb_);
     } else {
@@ -70,6 +66,90 @@ void PrecisionOps::gemm(bool transA, bool transB, int M, int N, int K, float alp
     }
   }
   in_.gemm(transA, transB, M, N, K, alpha, qa_.data(), a_cols, qb_.data(), b_cols, beta, C, ldc, Precision::FP32);
+}
+
+bool PrecisionOps::from_stash(const float* p) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [b, n] : opened_)
+    if (p >= b && p < b + n) return true;
+  return false;
+}
+
+std::vector<float> PrecisionOps::lend(size_t n) {
+  std::lock_guard<std::mutex> lock(mu_);
+  // the smallest buffer that fits, else the largest (grown)
+  int best = -1;
+  for (int i = 0; i < (int)pool_.size(); i++) {
+    const bool fits = pool_[i].size() >= n;
+    if (best < 0) { best = i; continue; }
+    const bool best_fits = pool_[best].size() >= n;
+    if (fits && (!best_fits || pool_[i].size() < pool_[best].size())) best = i;
+    if (!fits && !best_fits && pool_[i].size() > pool_[best].size()) best = i;
+  }
+  std::vector<float> b;
+  if (best >= 0) {
+    b.swap(pool_[best]);
+    pool_.erase(pool_.begin() + best);
+  }
+  if (b.size() < n) b.resize(n);
+  return b;
+}
+
+void PrecisionOps::give_back(std::vector<float>& b) {
+  if (b.empty()) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  pool_.push_back(std::move(b));
+  b = std::vector<float>();
+}
+
+float* PrecisionOps::stash_begin(Stash& s, int rows, int cols) {
+  if (p_ == Precision::FP32) return ForwardingOps::stash_begin(s, rows, cols);
+  s.rows = rows;
+  s.cols = cols;
+  if (s.f32.size() < s.values()) {  // a buffer held from an FP32 forward goes to the pool
+    give_back(s.f32);
+    s.f32 = lend(s.values());
+  }
+  s.form = Stash::Form::Float;
+  return s.f32.data();
+}
+
+void PrecisionOps::stash_seal(Stash& s) {
+  if (p_ == Precision::FP32) return ForwardingOps::stash_seal(s);
+  if (!count_cache_) {  // no backward will read it
+    give_back(s.f32);
+    s.codes.clear();
+    s.scales.clear();
+    s.form = Stash::Form::Empty;
+    return;
+  }
+  if (p_ == Precision::FP8) stash_encode_fp8(s, s.f32.data(), pow2_);
+  else stash_encode_bf16(s, s.f32.data());
+  give_back(s.f32);
+  std::lock_guard<std::mutex> lock(mu_);
+  cache_fp32_bytes_ += 4.0 * (double)s.values();
+  cache_fp8_bytes_ += (double)s.held_bytes();
+}
+
+const float* PrecisionOps::stash_open(Stash& s) {
+  if (s.form == Stash::Form::Float) return s.f32.data();
+  if (s.form == Stash::Form::Empty)
+    throw std::logic_error("PrecisionOps: a stash was opened that no training forward sealed");
+  s.f32 = lend(s.values());
+  stash_decode(s, s.f32.data());
+  std::lock_guard<std::mutex> lock(mu_);
+  opened_.emplace_back(s.f32.data(), s.values());
+  return s.f32.data();
+}
+
+void PrecisionOps::stash_close(Stash& s) {
+  if (s.form == Stash::Form::Float || s.f32.empty()) return;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (size_t i = 0; i < opened_.size(); i++)
+      if (opened_[i].first == s.f32.data()) { opened_.erase(opened_.begin() + (ptrdiff_t)i); break; }
+  }
+  give_back(s.f32);
 }
 
 std::pair<double, double> PrecisionOps::take_cache_bytes() {

@@ -44,13 +44,19 @@ class PrecisionOps : public ForwardingOps {
   // Statistics of the FP8 quantisations since the last call, per (layer, tensor):
   // largest |x|, share of non-zero values flushed to zero, share clipped.
   std::vector<Fp8TensorStats> take_stats();
-  // Training forwards only (set by the model): count the Linear inputs kept for Wgrad.
+  // Training forwards only (set by the model): stashes sealed are kept for a backward.
+  // Otherwise a seal just returns the buffer (nothing will read it).
   void count_cache(bool on) { count_cache_ = on; }
-  // Bytes of Fprop inputs since the last call: as FP32, and as V3 caches them (E4M3 codes
-  // plus an FP32 scale per 1×128 tile; BF16 in BF16 mode). Wgrad reads x back from that
-  // cache (quantised 1×128, then re-tiled 128×1), so the numbers are those of the cache;
-  // the CPU engine still holds the float copy, so the saving is counted, not yet taken.
+  // Bytes of the stashes sealed since the last call: as FP32, and as held — E4M3 codes plus
+  // an FP32 scale per 1×128 tile (FP8), or BF16 codes — while their float buffers go back
+  // to the pool (stash.h).
   std::pair<double, double> take_cache_bytes();
+
+  // Activations kept for Wgrad, held as V3 caches them (stash.h).
+  float* stash_begin(Stash& s, int rows, int cols) override;
+  void stash_seal(Stash& s) override;
+  const float* stash_open(Stash& s) override;
+  void stash_close(Stash& s) override;
 
  private:
   // One operand, stored [rows, cols] with leading dimension ld, quantised and dequantised
@@ -65,6 +71,13 @@ class PrecisionOps : public ForwardingOps {
   std::vector<float> qa_, qb_, cached_;
   bool count_cache_ = false;
   double cache_fp32_bytes_ = 0, cache_fp8_bytes_ = 0;
+  // Float buffers lent to stashes while written or read; they never shrink, so the pool
+  // settles at the few buffers a layer uses at once.
+  std::vector<float> lend(size_t n);
+  void give_back(std::vector<float>& b);
+  bool from_stash(const float* p);  // p inside a buffer stash_open lent
+  std::vector<std::vector<float>> pool_;
+  std::vector<std::pair<const float*, size_t>> opened_;  // lent by stash_open: Wgrad's cached x
 };
 
 // x rounded to the nearest BF16 (ties to even), NaN kept.

@@ -75,6 +75,10 @@ class ProfilingOps : public Ops {
     time("adamw", 0, [&] { in_.adamw(p, g, m, v, n, lr, b1, b2, eps, wd, bc1, bc2, gs); });
   }
   double sumsq(const float* x, size_t n) override { double r = 0; time("sumsq", 0, [&] { r = in_.sumsq(x, n); }); return r; }
+  float* stash_begin(Stash& s, int rows, int cols) override { return in_.stash_begin(s, rows, cols); }
+  void stash_seal(Stash& s) override { time("stash_seal", 0, [&] { in_.stash_seal(s); }); }
+  const float* stash_open(Stash& s) override { const float* r = nullptr; time("stash_open", 0, [&] { r = in_.stash_open(s); }); return r; }
+  void stash_close(Stash& s) override { in_.stash_close(s); }
 
  private:
   template <class F>
