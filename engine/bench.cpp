@@ -223,6 +223,12 @@ std::string DecodeBench::to_json() const {
     j["mtp_speedup_end_to_end"] = mtp_speedup_end_to_end;
     j["tokens_per_s_greedy"] = tokens_per_s_greedy;
     j["tokens_per_s_speculative"] = tokens_per_s_speculative;
+    j["ms_main_pass_1_token"] = ms_main_1;
+    j["ms_main_pass_2_tokens"] = ms_main_2;
+    j["ms_mtp_pass_1_token"] = ms_mtp_1;
+    j["ms_mtp_pass_2_tokens"] = ms_mtp_2;
+    j["ms_mtp_prompt_pass"] = ms_mtp_prompt;
+    j["ms_prefill"] = ms_prefill;
     j["mtp_drafted"] = mtp_drafted;
     j["mtp_accepted"] = mtp_accepted;
     j["mtp_tokens"] = mtp_tokens;
@@ -306,6 +312,7 @@ DecodeBench bench_decode(Model& m, const RunConfig& cfg, int context, int batch,
   std::vector<Example> probs = cur.eval("arithmetic");
   if (probs.size() > 3) probs.resize(3);
   double plain_s = 0, spec_s = 0, prefill_s = 0;
+  std::string first_prompt;  // the first problem's prompt, as given
   for (const Example& ex : probs) {
     // the R1 prompt, or its compact last line (a form pretraining uses too) when the
     // template leaves less than new_tokens of room under max_position_embeddings
@@ -315,6 +322,7 @@ DecodeBench bench_decode(Model& m, const RunConfig& cfg, int context, int batch,
       prompt = "<bos>" + ex.prompt.substr(last_line) + " ";
       r.mtp_prompt = "compact";
     }
+    if (first_prompt.empty()) first_prompt = prompt;
     const int room = c.max_position_embeddings - (int)tok.encode(prompt).size();
     if (room < 1)
       throw InvalidArgument("bench decode: the arithmetic prompt (" + std::to_string(c.max_position_embeddings - room) +
@@ -354,6 +362,31 @@ DecodeBench bench_decode(Model& m, const RunConfig& cfg, int context, int batch,
     r.mtp_tokens += (int64_t)plain.tokens.size() + (eos_dropped ? 1 : 0);
     r.mtp_drafted += spec.drafted;
     r.mtp_accepted += spec.accepted;
+  }
+  {  // what one pass costs at the first prompt's context
+    const std::vector<int32_t> p = tok.encode(first_prompt);
+    const int T = std::min((int)p.size(), c.max_position_embeddings - 2);
+    Model::DecodeCache main = m.new_cache(1, T + 2), mc = m.new_mtp_cache(1, T + 2);
+    std::vector<float> logits, hidden, ml;
+    auto best_ms = [&](auto&& f) {
+      double b = 1e300;
+      for (int rep = 0; rep < 20; rep++) {
+        const auto t0 = Clock::now();
+        f();
+        b = std::min(b, seconds_since(t0) * 1e3);
+      }
+      return b;
+    };
+    r.ms_prefill = best_ms([&] { main.T = T; m.prefill(main, 0, 1, p.data(), T, logits, &hidden); });
+    const std::vector<float> h_prompt = hidden;
+    std::vector<int32_t> next(p.begin() + 1, p.end());
+    next.push_back(p.back());
+    r.ms_mtp_prompt = best_ms([&] { mc.T = 0; m.mtp_decode(mc, h_prompt.data(), next.data(), T, ml); });
+    const int32_t two[2] = {p.back(), p.back()};
+    r.ms_main_1 = best_ms([&] { main.T = T; m.decode(main, two, 1, logits, &hidden); });
+    r.ms_main_2 = best_ms([&] { main.T = T; m.decode(main, two, 2, logits, &hidden); });
+    r.ms_mtp_1 = best_ms([&] { mc.T = T; m.mtp_decode(mc, hidden.data(), two, 1, ml); });
+    r.ms_mtp_2 = best_ms([&] { mc.T = T; m.mtp_decode(mc, hidden.data(), two, 2, ml); });
   }
   // decoding rates: the tokens after each prompt's first, over the time after its prefill
   const double decoded = (double)(r.mtp_tokens - (int64_t)probs.size());

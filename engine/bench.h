@@ -68,6 +68,10 @@ struct DecodeBench {
   double mtp_acceptance = 0, mtp_speedup = 0, mtp_speedup_end_to_end = 0, tokens_per_s_greedy = 0,
          tokens_per_s_speculative = 0;
   int64_t mtp_drafted = 0, mtp_accepted = 0, mtp_tokens = 0;
+  // with mtp: one pass at the first prompt's context, ms (best of several): the main model
+  // over 1 and 2 new tokens, the MTP module over 1 and 2 — what a speculative round costs
+  // (main 2 + MTP 2 when the draft is accepted) against two plain steps (2 × main 1)
+  double ms_main_1 = 0, ms_main_2 = 0, ms_mtp_1 = 0, ms_mtp_2 = 0, ms_mtp_prompt = 0, ms_prefill = 0;
   bool mtp_same_tokens = true;  // speculative output equal to plain greedy, token for token
   std::string mtp_prompt = "r1";  // "compact" when some R1 prompt did not fit (see below)
   std::string to_json() const;

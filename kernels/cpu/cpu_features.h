@@ -13,8 +13,9 @@ struct CpuFeatures {
 CpuFeatures cpu_features();
 
 // Measured FP32 FMA peak in GFLOP/s with all engine threads, using the widest
-// vectors the CPU has. Takes ~0.3 s; cached in `cache_path` (keyed by CPU model,
-// SIMD width and thread count) when that is not empty.
+// vectors the CPU has (the best of 3 probes, ~25 ms in all). With a `cache_path`, the
+// best figure ever seen for this CPU model, SIMD width and thread count is kept there
+// and returned when it beats this probe (a busy machine only reads low).
 double measure_peak_gflops(const std::string& cache_path = "");
 // Where the peak is cached: $HOME/.cache/aha/fma_peak.txt (the folder is created), or ""
 // when there is no usable home directory (then every call measures).

@@ -14,6 +14,9 @@
 #include <atomic>
 #include <cmath>
 #include <cstring>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <vector>
 
 #include "kernels/cpu/fast.h"
@@ -189,31 +192,55 @@ void CpuOps::rmsnorm_backward(float* dinp, float* dweight, const float* dout, co
     for (int c = 0; c < C; c++) dweight[c] += partial[(size_t)t * C + c];
 }
 
+namespace {
+// cos/sin of position × frequency for one (theta, R), positions 0 .. size-1, [pos, R/2],
+// computed in double like the reference and stored in float. Tables are shared by every
+// call (training calls rope 28 times a step, decoding 12 times a token): recomputing them
+// per call cost 26% of a decoding step. A larger table replaces a smaller one; callers
+// hold the shared_ptr they got, so a concurrent replacement never frees it under them.
+struct RopeTable {
+  int positions = 0, half = 0;
+  std::vector<float> cs, sn;
+};
+std::shared_ptr<const RopeTable> rope_table(float theta, int R, int need) {
+  static std::mutex mu;
+  static std::map<std::pair<float, int>, std::shared_ptr<const RopeTable>> tables;
+  std::lock_guard<std::mutex> lock(mu);
+  auto& t = tables[{theta, R}];
+  if (t && t->positions >= need) return t;
+  auto nt = std::make_shared<RopeTable>();
+  nt->half = R / 2;
+  nt->positions = std::max(need, t ? 2 * t->positions : 1024);
+  nt->cs.resize((size_t)nt->positions * nt->half);
+  nt->sn.resize((size_t)nt->positions * nt->half);
+  for (int j = 0; j < nt->half; j++) {
+    const double freq = std::pow((double)theta, -2.0 * j / R);
+    for (int p = 0; p < nt->positions; p++) {
+      nt->cs[(size_t)p * nt->half + j] = (float)std::cos(p * freq);
+      nt->sn[(size_t)p * nt->half + j] = (float)std::sin(p * freq);
+    }
+  }
+  t = nt;
+  return t;
+}
+}  // namespace
+
 void CpuOps::rope(float* x, int ld, int off, int R, const int* pos, int rows_per_pos, int N,
                   float theta, bool inverse) {
-  // cos/sin once per distinct position (T of them), not once per row (T·heads): the
-  // table is [max_pos+1, R/2], built in double like the reference, applied in float.
   const int npos = (N + rows_per_pos - 1) / rows_per_pos, half = R / 2;
   int maxp = 0;
   for (int i = 0; i < npos; i++) maxp = std::max(maxp, pos[i]);
-  std::vector<float> cs((size_t)(maxp + 1) * half), sn((size_t)(maxp + 1) * half);
-  const float sign = inverse ? -1.0f : 1.0f;
-  for (int j = 0; j < half; j++) {
-    const double freq = std::pow((double)theta, -2.0 * j / R);
-    for (int p = 0; p <= maxp; p++) {
-      cs[(size_t)p * half + j] = (float)std::cos(p * freq);
-      sn[(size_t)p * half + j] = sign * (float)std::sin(p * freq);
-    }
-  }
+  const std::shared_ptr<const RopeTable> t = rope_table(theta, R, maxp + 1);
+  const float sign = inverse ? -1.0f : 1.0f;  // the inverse rotation: sin negated (exactly)
 #pragma omp parallel for schedule(static) if (N > 1024)
   for (int n = 0; n < N; n++) {
     float* v = x + (size_t)n * ld + off;
-    const float* c = cs.data() + (size_t)pos[n / rows_per_pos] * half;
-    const float* sv = sn.data() + (size_t)pos[n / rows_per_pos] * half;
+    const float* c = t->cs.data() + (size_t)pos[n / rows_per_pos] * half;
+    const float* sv = t->sn.data() + (size_t)pos[n / rows_per_pos] * half;
     for (int j = 0; j < half; j++) {
-      const float a = v[2 * j], bb = v[2 * j + 1];
-      v[2 * j] = a * c[j] - bb * sv[j];
-      v[2 * j + 1] = a * sv[j] + bb * c[j];
+      const float a = v[2 * j], bb = v[2 * j + 1], sj = sign * sv[j];
+      v[2 * j] = a * c[j] - bb * sj;
+      v[2 * j + 1] = a * sj + bb * c[j];
     }
   }
 }
