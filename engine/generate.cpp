@@ -109,8 +109,8 @@ Completion speculative_greedy(Model& m, const std::vector<int32_t>& ptoks, const
   // the MTP module over the prompt: position i reads (h_i, t_{i+1}); the last one drafts
   std::vector<int32_t> next(ptoks.begin() + 1, ptoks.end());
   next.push_back(last);
-  m.mtp_decode(mtp, hidden.data(), next.data(), T, mtp_logits);
-  int32_t draft = argmax(mtp_logits, T - 1);
+  m.mtp_decode(mtp, hidden.data(), next.data(), T, mtp_logits, true);
+  int32_t draft = argmax(mtp_logits, 0);
   for (;;) {
     const int32_t feed[2] = {last, draft};
     m.decode(main, feed, 2, logits, &hidden);
@@ -123,8 +123,8 @@ Completion speculative_greedy(Model& m, const std::vector<int32_t>& ptoks, const
       const int32_t bonus = argmax(logits, 1);
       if (emit(bonus)) break;
       const int32_t nx[2] = {verified, bonus};
-      m.mtp_decode(mtp, hidden.data(), nx, 2, mtp_logits);
-      draft = argmax(mtp_logits, 1);
+      m.mtp_decode(mtp, hidden.data(), nx, 2, mtp_logits, true);
+      draft = argmax(mtp_logits, 0);
       last = bonus;
     } else {
       main.T--;  // the draft's slot: overwritten by the next pass

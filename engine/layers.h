@@ -69,6 +69,11 @@ struct MlaCacheView {
 };
 // Floats per slot of one layer's cache for a path (the `width` above).
 int mla_cache_width(const ModelConfig& c, AttnPath path);
+// Writes the cache entries of n new tokens per row (x[B·n, d], the attention's input)
+// at slots T .. T+n-1, without attending: what mla_decode does first, alone — for tokens
+// whose outputs nobody reads (the MTP module over a prompt needs only its last row).
+void mla_cache_write(kernels::Ops& ops, const ModelConfig& c, Params& p, const MlaWeights& w, MlaActs& a,
+                     const float* x, const MlaCacheView& cache, int B, int n);
 // Decodes n new tokens per row: x[B·n, d] (row-major by (row, token)) → out[B·n, d].
 // Writes their cache entries at slots T .. T+n-1; token j of row b attends to that row's
 // slots start[b] .. T+j (causal), at position T + j − start[b].

@@ -99,6 +99,43 @@ int mla_cache_width(const ModelConfig& c, AttnPath path) {
                                     : c.num_attention_heads * (c.qk_head_dim() + c.v_head_dim);
 }
 
+void mla_cache_write(kernels::Ops& ops, const ModelConfig& c, Params& p, const MlaWeights& w, MlaActs& a,
+                     const float* x, const MlaCacheView& cv, int B, int n) {
+  const int N = B * n, d = c.hidden_size, H = c.num_attention_heads;
+  const int dn = c.qk_nope_head_dim, dr = c.qk_rope_head_dim, dv = c.v_head_dim;
+  const int dqk = dn + dr, dc = c.kv_lora_rank;
+  const int W = mla_cache_width(c, cv.path);
+  const float eps = (float)c.rms_norm_eps, theta = (float)c.rope_theta;
+  auto slot = [&](int b) { return cv.data + ((size_t)b * cv.capacity + cv.T) * W; };
+  std::vector<int> pos(N);
+  for (int b = 0; b < B; b++)
+    for (int j = 0; j < n; j++) pos[(size_t)b * n + j] = cv.T + j - (cv.start ? cv.start[b] : 0);
+  // the new tokens' latent [N, dc] and rope key [N, dr]
+  ensure(a.ckv, (size_t)N * dc); ensure(a.dec_ckv_n, (size_t)N * dc); ensure(a.ckv_rstd, N); ensure(a.kpe, (size_t)N * dr);
+  linear_fwd(ops, a.ckv.data(), x, p.w(w.kv_a), N, d, dc);
+  linear_fwd(ops, a.kpe.data(), x, p.w(w.kv_a) + (size_t)dc * d, N, d, dr);
+  ops.rmsnorm_forward(a.dec_ckv_n.data(), a.ckv_rstd.data(), a.ckv.data(), p.w(w.kv_a_norm), N, dc, eps);
+  ops.rope(a.kpe.data(), dr, 0, dr, pos.data(), 1, N, theta, false);
+  if (cv.path == AttnPath::Naive) {
+    // Expand the new tokens' per-head keys and values once, as an MHA model would, and
+    // cache them: kv [N, H, dn+dv] → k [N, H, dqk], v [N, H, dv]. Local buffers, not a.k
+    // and a.v, which hold the last full forward's cache (the prefill reads them).
+    ensure(a.kv, (size_t)N * H * (dn + dv));
+    linear_fwd(ops, a.kv.data(), a.dec_ckv_n.data(), p.w(w.kv_b), N, dc, H * (dn + dv));
+    Buf k((size_t)N * H * dqk), v((size_t)N * H * dv);
+    ops.mla_expand_kv(k.data(), v.data(), a.kv.data(), a.kpe.data(), N, H, dn, dr, dv);
+    for (int b = 0; b < B; b++) {
+      ops.copy2d(slot(b), W, k.data() + (size_t)b * n * H * dqk, H * dqk, n, H * dqk, false);
+      ops.copy2d(slot(b) + H * dqk, W, v.data() + (size_t)b * n * H * dv, H * dv, n, H * dv, false);
+    }
+  } else {
+    for (int b = 0; b < B; b++) {
+      ops.copy2d(slot(b), W, a.dec_ckv_n.data() + (size_t)b * n * dc, dc, n, dc, false);
+      ops.copy2d(slot(b) + dc, W, a.kpe.data() + (size_t)b * n * dr, dr, n, dr, false);
+    }
+  }
+}
+
 void mla_decode(kernels::Ops& ops, const ModelConfig& c, Params& p, const MlaWeights& w, MlaActs& a,
                 float* out, const float* x, const MlaCacheView& cv, int B, int n) {
   const int N = B * n, d = c.hidden_size, H = c.num_attention_heads;
@@ -108,8 +145,7 @@ void mla_decode(kernels::Ops& ops, const ModelConfig& c, Params& p, const MlaWei
   const float eps = (float)c.rms_norm_eps, theta = (float)c.rope_theta;
   const float scale = 1.0f / std::sqrt((float)dqk);
   auto start = [&](int b) { return cv.start ? cv.start[b] : 0; };
-  // slot T + j of row b; the new token (b, j) sits at position T + j − start[b]
-  auto slot = [&](int b, int j) { return cv.data + ((size_t)b * cv.capacity + cv.T + j) * W; };
+  // the new token (b, j) sits at position T + j − start[b]
   std::vector<int> pos(N);
   for (int b = 0; b < B; b++)
     for (int j = 0; j < n; j++) pos[(size_t)b * n + j] = cv.T + j - start(b);
@@ -125,29 +161,14 @@ void mla_decode(kernels::Ops& ops, const ModelConfig& c, Params& p, const MlaWei
     linear_fwd(ops, a.q.data(), x, p.w(w.q), N, d, H * dqk);
   }
   ops.rope(a.q.data(), dqk, dn, dr, pos.data(), H, N * H, theta, false);
-  // the new tokens' latent [N, dc] and rope key [N, dr]
-  ensure(a.ckv, (size_t)N * dc); ensure(a.dec_ckv_n, (size_t)N * dc); ensure(a.ckv_rstd, N); ensure(a.kpe, (size_t)N * dr);
-  linear_fwd(ops, a.ckv.data(), x, p.w(w.kv_a), N, d, dc);
-  linear_fwd(ops, a.kpe.data(), x, p.w(w.kv_a) + (size_t)dc * d, N, d, dr);
-  ops.rmsnorm_forward(a.dec_ckv_n.data(), a.ckv_rstd.data(), a.ckv.data(), p.w(w.kv_a_norm), N, dc, eps);
-  ops.rope(a.kpe.data(), dr, 0, dr, pos.data(), 1, N, theta, false);
+  // the new tokens' cache entries, at slots T .. T+n-1
+  mla_cache_write(ops, c, p, w, a, x, cv, B, n);
 
   // One attention call per row: rows see different numbers of slots (start[b] differs).
   ensure(a.o, (size_t)N * H * dv);
   Buf lse((size_t)N * H);
   const float* kvb = p.w(w.kv_b);
   if (cv.path == AttnPath::Naive) {
-    // Expand the new tokens' per-head keys and values once, as an MHA model would, and
-    // cache them: kv [N, H, dn+dv] → k [N, H, dqk], v [N, H, dv]. Local buffers, not a.k
-    // and a.v, which hold the last full forward's cache (the prefill reads them).
-    ensure(a.kv, (size_t)N * H * (dn + dv));
-    linear_fwd(ops, a.kv.data(), a.dec_ckv_n.data(), kvb, N, dc, H * (dn + dv));
-    Buf k((size_t)N * H * dqk), v((size_t)N * H * dv);
-    ops.mla_expand_kv(k.data(), v.data(), a.kv.data(), a.kpe.data(), N, H, dn, dr, dv);
-    for (int b = 0; b < B; b++) {
-      ops.copy2d(slot(b, 0), W, k.data() + (size_t)b * n * H * dqk, H * dqk, n, H * dqk, false);
-      ops.copy2d(slot(b, 0) + H * dqk, W, v.data() + (size_t)b * n * H * dv, H * dv, n, H * dv, false);
-    }
     // plain MHA over the row's slots: keys and values interleaved in each slot
     for (int b = 0; b < B; b++) {
       const float* kc = cv.data + ((size_t)b * cv.capacity + start(b)) * W;
@@ -156,10 +177,6 @@ void mla_decode(kernels::Ops& ops, const ModelConfig& c, Params& p, const MlaWei
                             a.q.data() + (size_t)b * n * H * dqk, kc, kc + H * dqk, s);
     }
   } else {
-    for (int b = 0; b < B; b++) {
-      ops.copy2d(slot(b, 0), W, a.dec_ckv_n.data() + (size_t)b * n * dc, dc, n, dc, false);
-      ops.copy2d(slot(b, 0) + dc, W, a.kpe.data() + (size_t)b * n * dr, dr, n, dr, false);
-    }
     // absorbed attention: q_abs [N, H, W] = [q_nope · W_UK | q_pe]; MQA over the latent
     // slots (keys: the whole slot, values: its first dc entries)
     Buf q_abs((size_t)N * H * W), o_lat((size_t)N * H * dc);

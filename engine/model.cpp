@@ -483,7 +483,8 @@ void Model::decode_step(DecodeCache& cache, const int32_t* tokens, std::vector<f
   decode(cache, tokens, 1, logits_out);
 }
 
-void Model::mtp_decode(DecodeCache& cache, const float* h, const int32_t* next, int n, std::vector<float>& logits_out) {
+void Model::mtp_decode(DecodeCache& cache, const float* h, const int32_t* next, int n, std::vector<float>& logits_out,
+                       bool last_only) {
   const ModelConfig& c = cfg;
   if (mtp_.empty())
     throw InvalidArgument("mtp_decode: this model has no MTP module (num_nextn_predict_layers = 0)");
@@ -500,12 +501,30 @@ void Model::mtp_decode(DecodeCache& cache, const float* h, const int32_t* next, 
   ops_.rmsnorm_forward(hn.data(), rstd.data(), h, params.w(m.hnorm), N, d, eps);
   linear_fwd(ops_, x.data(), en.data(), params.w(m.eh_proj), N, d, d, 0.0f, 0, 2 * d);
   linear_fwd(ops_, x.data(), hn.data(), params.w(m.eh_proj) + d, N, d, d, 1.0f, 0, 2 * d);
-  decode_block(m.block, a.block, x.data(), view(cache, 0), cache.B, n);
-  cache.T += n;
+  int rows = N;  // rows that go through the whole block and the head
+  if (last_only && n > 1) {
+    // positions 0 .. n-2 of every row: cache entries only, from input_layernorm(x)
+    const int B = cache.B, early = n - 1;
+    Buf xe((size_t)B * early * d), ln((size_t)B * early * d), xl((size_t)B * d), r2((size_t)B * early);
+    for (int b = 0; b < B; b++) {
+      std::copy_n(x.data() + (size_t)b * n * d, (size_t)early * d, xe.data() + (size_t)b * early * d);
+      std::copy_n(x.data() + ((size_t)b * n + early) * d, d, xl.data() + (size_t)b * d);
+    }
+    ops_.rmsnorm_forward(ln.data(), r2.data(), xe.data(), params.w(m.block.in_norm), B * early, d, eps);
+    mla_cache_write(ops_, c, params, m.block.attn, a.block.mla, ln.data(), view(cache, 0), B, early);
+    cache.T += early;
+    decode_block(m.block, a.block, xl.data(), view(cache, 0), B, 1);
+    cache.T += 1;
+    x.swap(xl);
+    rows = B;
+  } else {
+    decode_block(m.block, a.block, x.data(), view(cache, 0), cache.B, n);
+    cache.T += n;
+  }
   // the shared head behind the MTP module's own norm
-  logits_out.resize((size_t)N * V);
-  ops_.rmsnorm_forward(hn.data(), rstd.data(), x.data(), params.w(m.head_norm), N, d, eps);
-  linear_fwd(ops_, logits_out.data(), hn.data(), params.w(head_), N, d, V);
+  logits_out.resize((size_t)rows * V);
+  ops_.rmsnorm_forward(hn.data(), rstd.data(), x.data(), params.w(m.head_norm), rows, d, eps);
+  linear_fwd(ops_, logits_out.data(), hn.data(), params.w(head_), rows, d, V);
 }
 
 void Model::set_precision(kernels::Precision p, bool pow2_scales) {

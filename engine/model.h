@@ -117,7 +117,11 @@ class Model {
   // Feeds n positions per row: h[B, n, d] (the main model's hidden states at those
   // positions, from decode() or prefill()) and next[B, n] (the token that followed each);
   // returns the MTP head's logits [B, n, V]: at position i, the distribution of t_{i+2}.
-  void mtp_decode(DecodeCache& cache, const float* h, const int32_t* next, int n, std::vector<float>& logits);
+  // last_only: logits [B, V] of each row's last position only — the others get their
+  // cache entries and nothing else (no attention, FFN or head), which is all drafting
+  // needs from them: a prompt of T tokens then costs about one MTP step, not T.
+  void mtp_decode(DecodeCache& cache, const float* h, const int32_t* next, int n, std::vector<float>& logits,
+                  bool last_only = false);
 
   void zero_grad();
 

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <random>
 #include <nlohmann/json.hpp>
 
 #include "engine/bench.h"
@@ -195,6 +196,38 @@ TEST(DecodeMtp, DraftLogitsMatchTheTrainingForward) {
     }
     ce /= T - 1;
     EXPECT_NEAR(ce, lp.mtp[0], 1e-4 * lp.mtp[0]) << name(path);
+  }
+}
+
+TEST(DecodeMtp, LastOnlyGivesTheLastRowsLogitsAndTheSameCache) {
+  // last_only skips attention, FFN and head for all but each row's last position: the
+  // last logits and every cache entry must be those of the full pass
+  const RunConfig c = micro();
+  Model m(c.model, kernels::cpu_ops());
+  m.init_weights(6);
+  const int B = 2, n = 9, d = c.model.hidden_size, V = c.model.vocab_size;
+  std::vector<float> h((size_t)B * n * d);
+  std::mt19937 rng(3);
+  std::normal_distribution<float> nd(0, 1);
+  for (float& v : h) v = nd(rng);
+  const auto next = random_tokens(B * n, 9);
+  for (AttnPath path : kPaths) {
+    Model::DecodeCache full = m.new_mtp_cache(B, n + 1, path), last = m.new_mtp_cache(B, n + 1, path);
+    std::vector<float> lf, ll;
+    m.mtp_decode(full, h.data(), next.data(), n, lf);
+    m.mtp_decode(last, h.data(), next.data(), n, ll, true);
+    ASSERT_EQ(ll.size(), (size_t)B * V);
+    EXPECT_EQ(full.T, last.T);
+    for (int b = 0; b < B; b++)
+      for (int v = 0; v < V; v++)
+        EXPECT_NEAR(ll[(size_t)b * V + v], lf[((size_t)b * n + n - 1) * V + v], 1e-5f) << name(path) << " row " << b;
+    for (size_t i = 0; i < full.layers[0].size(); i++)
+      ASSERT_NEAR(full.layers[0][i], last.layers[0][i], 1e-6f) << name(path) << " cache value " << i;
+    // and the next step reads that cache the same way
+    std::vector<float> step_f, step_l;
+    m.mtp_decode(full, h.data(), next.data(), 1, step_f);
+    m.mtp_decode(last, h.data(), next.data(), 1, step_l, true);
+    for (size_t i = 0; i < step_f.size(); i++) EXPECT_NEAR(step_f[i], step_l[i], 1e-5f) << name(path);
   }
 }
 

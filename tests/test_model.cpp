@@ -162,8 +162,8 @@ TEST(Routing, AuxLossFreeBiasMovesAgainstTheLoad) {
   for (size_t e = 0; e < loads.size(); e++) {
     const float delta = m.params.w(bias->offset)[e] - before[e];
     const float g = (float)cfg.model.bias_update_speed;
-    if (loads[e] > mean) EXPECT_FLOAT_EQ(delta, -g) << "overloaded expert " << e;
-    if (loads[e] < mean) EXPECT_FLOAT_EQ(delta, g) << "underloaded expert " << e;
+    if (loads[e] > mean) { EXPECT_FLOAT_EQ(delta, -g) << "overloaded expert " << e; }
+    if (loads[e] < mean) { EXPECT_FLOAT_EQ(delta, g) << "underloaded expert " << e; }
     moved += delta != 0;
   }
   EXPECT_GT(moved, 0);

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "kernels/cpu/fast.h"
+#include "kernels/cpu/decode_scores.h"
 #include "kernels/cpu/simd.h"
 #include "kernels/cpu/small_gemm.h"
 #include "engine/error.h"
@@ -260,43 +261,13 @@ void transpose(float* dst, const float* src, int T, int D, int lds) {
 }
 }  // namespace
 
-namespace {
-// Scores of R query vectors q_r (row stride ldq, Dk values) against one key row kj, only
-// for the queries that can see key j (query t sees keys [0, Tk − Tq + t]).
-AHA_CLONES void decode_scores(float* S, int Tk, const float* q, long ldq_t, long ldq_h, int Tq, int nh,
-                              const float* kj, int j, int Dk, int vis0, float scale) {
-  for (int t = 0; t < Tq; t++) {
-    if (j > vis0 + t) continue;
-    for (int hh = 0; hh < nh; hh++) {
-      const float* qv = q + t * ldq_t + hh * ldq_h;
-      float acc = 0.0f;
-#pragma omp simd reduction(+ : acc)
-      for (int d = 0; d < Dk; d++) acc += qv[d] * kj[d];
-      S[(size_t)(t * nh + hh) * Tk + j] = acc * scale;
-    }
-  }
-}
-
-// o_r += p_rj · vj for the queries that see key j.
-AHA_CLONES void decode_accumulate(float* out, long ldo_t, long ldo_h, const float* S, int Tk, int Tq, int nh,
-                                  const float* vj, int j, int Dv, int vis0) {
-  for (int t = 0; t < Tq; t++) {
-    if (j > vis0 + t) continue;
-    for (int hh = 0; hh < nh; hh++) {
-      const float p = S[(size_t)(t * nh + hh) * Tk + j];
-      float* o = out + t * ldo_t + hh * ldo_h;
-#pragma omp simd
-      for (int d = 0; d < Dv; d++) o[d] += p * vj[d];
-    }
-  }
-}
-}  // namespace
-
 // Decoding: a few new queries against a long cache. The training kernel's per-head
 // transposes cost as much as the products here (O(Tk·Dk) either way) and, with MQA (the
-// absorbed latent cache), would re-read the one shared key row for every head. Here each
-// key and value row is read once for every query vector that uses it — which is what
-// makes MLA's small latent cache fast to decode from: one 80-float row serves all heads.
+// absorbed latent cache), would re-read the one shared key row for every head. Here every
+// query vector that uses a key row (all heads that share it, all new tokens) is scored in
+// one pass over the keys, and P·V is one register-blocked small_gemm per new token — which
+// is what makes MLA's small latent cache fast to decode from: one 80-float row serves all
+// heads.
 void CpuOps::decode_attention(float* out, float* lse, const float* q, const float* k, const float* v,
                               const AttnShape& s) {
   const int group = s.H / s.Hkv, nt = omp_get_max_threads();
@@ -305,27 +276,36 @@ void CpuOps::decode_attention(float* out, float* lse, const float* q, const floa
   const int base = s.B * s.Hkv;
   const int slices = base >= nt ? 1 : std::min(group, (nt + base - 1) / base);
   const int items = base * slices;
-  const size_t per = (size_t)s.Tq * group * s.Tk;
+  const int M4 = (s.Tq * group + 3) / 4 * 4;  // query vectors of one item, padded to 4
+  const size_t per = (size_t)M4 * s.Dk + (size_t)M4 * s.Tk;
   std::vector<float> scratch(per * std::min(nt, items));  // allocated outside the region
   const int vis0 = s.Tk - s.Tq;
 #pragma omp parallel for num_threads(std::min(nt, items)) schedule(static)
   for (int it = 0; it < items; it++) {
     const int b = it / (s.Hkv * slices), g = (it / slices) % s.Hkv, c = it % slices;
     const int h0 = g * group + c * group / slices, h1 = g * group + (c + 1) * group / slices, nh = h1 - h0;
-    float* S = scratch.data() + per * omp_get_thread_num();
+    float* Qp = scratch.data() + per * omp_get_thread_num();  // [M4, Dk] rows (t, head)
+    float* S = Qp + (size_t)M4 * s.Dk;                       // [M4, Tk] scores, then P
+    const int M = s.Tq * nh;
+    for (int t = 0; t < s.Tq; t++)
+      for (int hh = 0; hh < nh; hh++)
+        std::copy_n(q + ((size_t)b * s.Tq + t) * s.ldq + (size_t)(h0 + hh) * s.Dk, s.Dk,
+                    Qp + (size_t)(t * nh + hh) * s.Dk);
+    std::fill(Qp + (size_t)M * s.Dk, Qp + (size_t)((M + 3) / 4 * 4) * s.Dk, 0.0f);
     const float* K = k + (size_t)b * s.Tk * s.ldk + (size_t)g * s.Dk;
     const float* V = v + (size_t)b * s.Tk * s.ldv + (size_t)g * s.Dv;
-    const float* Q = q + (size_t)b * s.Tq * s.ldq + (size_t)h0 * s.Dk;
-    float* O = out + (size_t)b * s.Tq * s.ldo + (size_t)h0 * s.Dv;
-    for (int j = 0; j < s.Tk; j++)
-      decode_scores(S, s.Tk, Q, s.ldq, s.Dk, s.Tq, nh, K + (size_t)j * s.ldk, j, s.Dk, vis0, s.scale);
+    decode_scores(S, s.Tk, Qp, (M + 3) / 4 * 4, s.Dk, K, s.ldk, s.scale);
     for (int t = 0; t < s.Tq; t++)
       for (int hh = 0; hh < nh; hh++) {
-        lse[((size_t)b * s.H + h0 + hh) * s.Tq + t] = softmax_row(S + (size_t)(t * nh + hh) * s.Tk, vis0 + t + 1);
-        std::fill(O + (size_t)t * s.ldo + (size_t)hh * s.Dv, O + (size_t)t * s.ldo + (size_t)(hh + 1) * s.Dv, 0.0f);
+        float* row = S + (size_t)(t * nh + hh) * s.Tk;
+        const int n = vis0 + t + 1;  // query t sees keys [0, vis0 + t]
+        lse[((size_t)b * s.H + h0 + hh) * s.Tq + t] = softmax_row(row, n);
+        std::fill(row + n, row + s.Tk, 0.0f);
       }
-    for (int j = 0; j < s.Tk; j++)
-      decode_accumulate(O, s.ldo, s.Dv, S, s.Tk, s.Tq, nh, V + (size_t)j * s.ldv, j, s.Dv, vis0);
+    // out rows (t, h0 .. h1) = P[t·nh .. +nh, Tk] · V[Tk, Dv]
+    for (int t = 0; t < s.Tq; t++)
+      small_gemm(nh, s.Dv, s.Tk, 1.0f, S + (size_t)t * nh * s.Tk, s.Tk, 1, V, s.ldv,
+                 out + ((size_t)b * s.Tq + t) * s.ldo + (size_t)h0 * s.Dv, s.Dv, false);
   }
 }
 
