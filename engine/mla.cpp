@@ -5,6 +5,7 @@
 // only kv_norm(c_kv) and k_pe: dc + dr values per token per layer. Decoding keeps either
 // cache: the latent one (absorbed) or the expanded per-head K and V (naive, MHA-sized).
 #include <cmath>
+#include <exception>
 
 #include "engine/layers.h"
 #include "engine/linear.h"
@@ -99,6 +100,28 @@ int mla_cache_width(const ModelConfig& c, AttnPath path) {
                                     : c.num_attention_heads * (c.qk_head_dim() + c.v_head_dim);
 }
 
+namespace {
+// f(b) for every row b < B: one OpenMP thread per row when there are several (each row's
+// attention call then runs on its own thread — rows have different numbers of cached
+// slots, so they are separate calls, and splitting one small call across threads costs
+// more than it gains). An exception inside a parallel region would terminate the
+// process: the first one is carried out and rethrown.
+template <class F>
+void for_each_row(int B, F&& f) {
+  std::exception_ptr err;
+#pragma omp parallel for schedule(dynamic) if (B > 1)
+  for (int b = 0; b < B; b++) {
+    try {
+      f(b);
+    } catch (...) {
+#pragma omp critical(aha_for_each_row)
+      if (!err) err = std::current_exception();
+    }
+  }
+  if (err) std::rethrow_exception(err);
+}
+}  // namespace
+
 void mla_cache_write(kernels::Ops& ops, const ModelConfig& c, Params& p, const MlaWeights& w, MlaActs& a,
                      const float* x, const MlaCacheView& cv, int B, int n) {
   const int N = B * n, d = c.hidden_size, H = c.num_attention_heads;
@@ -170,12 +193,12 @@ void mla_decode(kernels::Ops& ops, const ModelConfig& c, Params& p, const MlaWei
   const float* kvb = p.w(w.kv_b);
   if (cv.path == AttnPath::Naive) {
     // plain MHA over the row's slots: keys and values interleaved in each slot
-    for (int b = 0; b < B; b++) {
+    for_each_row(B, [&](int b) {
       const float* kc = cv.data + ((size_t)b * cv.capacity + start(b)) * W;
       kernels::AttnShape s{1, n, cv.T + n - start(b), H, H, dqk, dv, H * dqk, W, W, H * dv, scale};
       ops.attention_forward(a.o.data() + (size_t)b * n * H * dv, lse.data() + (size_t)b * H * n,
                             a.q.data() + (size_t)b * n * H * dqk, kc, kc + H * dqk, s);
-    }
+    });
   } else {
     // absorbed attention: q_abs [N, H, W] = [q_nope · W_UK | q_pe]; MQA over the latent
     // slots (keys: the whole slot, values: its first dc entries)
@@ -185,12 +208,12 @@ void mla_decode(kernels::Ops& ops, const ModelConfig& c, Params& p, const MlaWei
                0.0f, q_abs.data() + h * W, H * W);
       ops.copy2d(q_abs.data() + h * W + dc, H * W, a.q.data() + h * dqk + dn, H * dqk, N, dr, false);
     }
-    for (int b = 0; b < B; b++) {
+    for_each_row(B, [&](int b) {
       const float* kc = cv.data + ((size_t)b * cv.capacity + start(b)) * W;
       kernels::AttnShape s{1, n, cv.T + n - start(b), H, 1, W, dc, H * W, W, W, H * dc, scale};
       ops.attention_forward(o_lat.data() + (size_t)b * n * H * dc, lse.data() + (size_t)b * H * n,
                             q_abs.data() + (size_t)b * n * H * W, kc, kc, s);
-    }
+    });
     // o_h [N, dv] = o_lat_h · W_UV_hᵀ
     for (int h = 0; h < H; h++)
       ops.gemm(false, true, N, dv, dc, 1.0f, o_lat.data() + h * dc, H * dc, kvb + ((size_t)h * (dn + dv) + dn) * dc,

@@ -270,7 +270,8 @@ void transpose(float* dst, const float* src, int T, int D, int lds) {
 // heads.
 void CpuOps::decode_attention(float* out, float* lse, const float* q, const float* k, const float* v,
                               const AttnShape& s) {
-  const int group = s.H / s.Hkv, nt = omp_get_max_threads();
+  // inside a parallel region (the decoder's rows, engine/mla.cpp) this call has one thread
+  const int group = s.H / s.Hkv, nt = omp_in_parallel() ? 1 : omp_get_max_threads();
   // work items: (batch, kv head, slice of its heads); slice the heads only as far as it
   // takes to give every thread work (each slice reads the keys once)
   const int base = s.B * s.Hkv;

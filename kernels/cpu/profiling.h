@@ -3,6 +3,7 @@
 #pragma once
 #include <chrono>
 #include <map>
+#include <mutex>
 #include <string>
 
 #include "kernels/cpu/ops.h"
@@ -85,6 +86,7 @@ class ProfilingOps : public Ops {
   void time(const std::string& key, double flops, F&& f) {
     const auto t0 = std::chrono::steady_clock::now();
     f();
+    std::lock_guard<std::mutex> lock(mu_);  // ops may run on several threads (decoding rows)
     OpTime& o = t_[key];
     o.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     o.flops += flops;
@@ -92,6 +94,7 @@ class ProfilingOps : public Ops {
   }
   Ops& in_;
   std::map<std::string, OpTime> t_;
+  std::mutex mu_;
 };
 
 }  // namespace aha::kernels
