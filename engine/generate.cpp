@@ -72,6 +72,25 @@ std::vector<std::vector<int32_t>> encode_prompts(const ModelConfig& c, const std
   return out;
 }
 
+// The cache with only rows keep[i] of c (in that order), their filled slots copied.
+Model::DecodeCache keep_rows(const Model::DecodeCache& c, const std::vector<int>& keep) {
+  Model::DecodeCache o;
+  o.B = (int)keep.size();
+  o.capacity = c.capacity;
+  o.T = c.T;
+  o.path = c.path;
+  o.width = c.width;
+  for (int r : keep) o.start.push_back(c.start.empty() ? 0 : c.start[r]);
+  const size_t row = (size_t)c.capacity * c.width, filled = (size_t)c.T * c.width;
+  o.layers.resize(c.layers.size());
+  for (size_t l = 0; l < c.layers.size(); l++) {
+    o.layers[l].assign((size_t)o.B * row, 0.0f);
+    for (int i = 0; i < o.B; i++)
+      std::copy_n(c.layers[l].data() + (size_t)keep[i] * row, filled, o.layers[l].data() + (size_t)i * row);
+  }
+  return o;
+}
+
 // Greedy decoding of one prompt with MTP drafts (one row: greedy samples are identical).
 // After the main model emits t_{n+1} from its hidden state h_n, the MTP module reads
 // (h_n, t_{n+1}) and drafts t_{n+2}; the next main pass feeds [t_{n+1}, draft] at
@@ -183,21 +202,38 @@ std::vector<Completion> sample_batch(Model& m, const std::vector<std::string>& p
     for (int k = 0; k < K; k++)
       rngs.emplace_back((s.seed + (uint64_t)i * kPromptSeedStride) * 0x9E3779B97F4A7C15ull + (uint64_t)k);
   std::vector<char> done(R, 0);
+  std::vector<int> rows(R);  // the completion each cache row holds
+  std::iota(rows.begin(), rows.end(), 0);
   std::vector<int32_t> next(R, Tokenizer::kPad);
   for (int t = 0; t < s.max_new_tokens; t++) {
     bool all = true;
-    for (int b = 0; b < R; b++) {
-      if (done[b]) { next[b] = Tokenizer::kPad; continue; }
-      next[b] = pick_token(step_logits.data() + (size_t)b * V, V, s, rngs[b]);
-      out[b].tokens.push_back(next[b]);
-      const std::string piece = tok.token_text(next[b]);
+    int finished = 0;
+    for (size_t i = 0; i < rows.size(); i++) {
+      const int b = rows[i];
+      if (done[b]) { next[i] = Tokenizer::kPad; finished++; continue; }
+      next[i] = pick_token(step_logits.data() + i * V, V, s, rngs[b]);
+      out[b].tokens.push_back(next[i]);
+      const std::string piece = tok.token_text(next[i]);
       out[b].text += piece;
       if (on_token) on_token(b, piece);
-      if (stops(next[b])) done[b] = 1;
+      if (stops(next[i])) done[b] = 1, finished++;
       all = all && done[b];
     }
     if (all || t + 1 == s.max_new_tokens) break;
-    m.decode_step(cache, next.data(), step_logits);  // finished rows decode padding, ignored
+    if (finished * 4 >= (int)rows.size()) {
+      // a quarter of the rows are done: drop them from the cache rather than decode
+      // their padding (completions of one batch differ in length by tens of tokens)
+      std::vector<int> keep;
+      for (size_t i = 0; i < rows.size(); i++)
+        if (!done[rows[i]]) keep.push_back((int)i);
+      cache = keep_rows(cache, keep);
+      std::vector<int> r2;
+      std::vector<int32_t> n2;
+      for (int i : keep) r2.push_back(rows[i]), n2.push_back(next[i]);
+      rows.swap(r2);
+      next.swap(n2);
+    }
+    m.decode_step(cache, next.data(), step_logits);  // finished rows still here decode padding, ignored
   }
   for (int b = 0; b < R; b++) finish(out[b], done[b]);
   return out;
