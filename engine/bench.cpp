@@ -381,12 +381,13 @@ DecodeBench bench_decode(Model& m, const RunConfig& cfg, int context, int batch,
     const std::vector<float> h_prompt = hidden;
     std::vector<int32_t> next(p.begin() + 1, p.end());
     next.push_back(p.back());
-    r.ms_mtp_prompt = best_ms([&] { mc.T = 0; m.mtp_decode(mc, h_prompt.data(), next.data(), T, ml); });
+    // as speculative decoding runs them: only the last position drafts
+    r.ms_mtp_prompt = best_ms([&] { mc.T = 0; m.mtp_decode(mc, h_prompt.data(), next.data(), T, ml, true); });
     const int32_t two[2] = {p.back(), p.back()};
     r.ms_main_1 = best_ms([&] { main.T = T; m.decode(main, two, 1, logits, &hidden); });
     r.ms_main_2 = best_ms([&] { main.T = T; m.decode(main, two, 2, logits, &hidden); });
-    r.ms_mtp_1 = best_ms([&] { mc.T = T; m.mtp_decode(mc, hidden.data(), two, 1, ml); });
-    r.ms_mtp_2 = best_ms([&] { mc.T = T; m.mtp_decode(mc, hidden.data(), two, 2, ml); });
+    r.ms_mtp_1 = best_ms([&] { mc.T = T; m.mtp_decode(mc, hidden.data(), two, 1, ml, true); });
+    r.ms_mtp_2 = best_ms([&] { mc.T = T; m.mtp_decode(mc, hidden.data(), two, 2, ml, true); });
   }
   // decoding rates: the tokens after each prompt's first, over the time after its prefill
   const double decoded = (double)(r.mtp_tokens - (int64_t)probs.size());
