@@ -73,18 +73,12 @@ std::vector<std::vector<int32_t>> encode_prompts(const ModelConfig& c, const std
 }
 
 // The cache with only rows keep[i] of c (in that order), their filled slots copied.
-Model::DecodeCache keep_rows(const Model::DecodeCache& c, const std::vector<int>& keep) {
-  Model::DecodeCache o;
-  o.B = (int)keep.size();
-  o.capacity = c.capacity;
+Model::DecodeCache keep_rows(const Model& m, const Model::DecodeCache& c, const std::vector<int>& keep) {
+  Model::DecodeCache o = m.new_cache((int)keep.size(), c.capacity, c.path);
   o.T = c.T;
-  o.path = c.path;
-  o.width = c.width;
-  for (int r : keep) o.start.push_back(c.start.empty() ? 0 : c.start[r]);
+  for (size_t i = 0; i < keep.size(); i++) o.start[i] = c.start.empty() ? 0 : c.start[keep[i]];
   const size_t row = (size_t)c.capacity * c.width, filled = (size_t)c.T * c.width;
-  o.layers.resize(c.layers.size());
   for (size_t l = 0; l < c.layers.size(); l++) {
-    o.layers[l].assign((size_t)o.B * row, 0.0f);
     for (int i = 0; i < o.B; i++)
       std::copy_n(c.layers[l].data() + (size_t)keep[i] * row, filled, o.layers[l].data() + (size_t)i * row);
   }
@@ -226,7 +220,7 @@ std::vector<Completion> sample_batch(Model& m, const std::vector<std::string>& p
       std::vector<int> keep;
       for (size_t i = 0; i < rows.size(); i++)
         if (!done[rows[i]]) keep.push_back((int)i);
-      cache = keep_rows(cache, keep);
+      cache = keep_rows(m, cache, keep);
       std::vector<int> r2;
       std::vector<int32_t> n2;
       for (int i : keep) r2.push_back(rows[i]), n2.push_back(next[i]);

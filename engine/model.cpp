@@ -505,13 +505,14 @@ void Model::mtp_decode(DecodeCache& cache, const float* h, const int32_t* next, 
   if (last_only && n > 1) {
     // positions 0 .. n-2 of every row: cache entries only, from input_layernorm(x)
     const int B = cache.B, early = n - 1;
-    Buf xe((size_t)B * early * d), ln((size_t)B * early * d), xl((size_t)B * d), r2((size_t)B * early);
+    Buf xe((size_t)B * early * d), xl((size_t)B * d);
     for (int b = 0; b < B; b++) {
       std::copy_n(x.data() + (size_t)b * n * d, (size_t)early * d, xe.data() + (size_t)b * early * d);
       std::copy_n(x.data() + ((size_t)b * n + early) * d, d, xl.data() + (size_t)b * d);
     }
-    ops_.rmsnorm_forward(ln.data(), r2.data(), xe.data(), params.w(m.block.in_norm), B * early, d, eps);
-    mla_cache_write(ops_, c, params, m.block.attn, a.block.mla, ln.data(), view(cache, 0), B, early);
+    // hn and rstd (done with above) hold input_layernorm of the early positions
+    ops_.rmsnorm_forward(hn.data(), rstd.data(), xe.data(), params.w(m.block.in_norm), B * early, d, eps);
+    mla_cache_write(ops_, c, params, m.block.attn, a.block.mla, hn.data(), view(cache, 0), B, early);
     cache.T += early;
     decode_block(m.block, a.block, xl.data(), view(cache, 0), B, 1);
     cache.T += 1;

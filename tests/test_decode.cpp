@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <memory>
 #include <random>
 #include <nlohmann/json.hpp>
 
@@ -231,18 +232,19 @@ TEST(DecodeMtp, LastOnlyGivesTheLastRowsLogitsAndTheSameCache) {
   }
 }
 
+// A model of config c after `steps` pretraining steps on c's data (from c.train.seed).
+std::unique_ptr<Model> pretrained(const RunConfig& c, int steps) {
+  auto m = std::make_unique<Model>(c.model, kernels::cpu_ops());
+  m->init_weights(c.train.seed);
+  PretrainStage stage(c, *m, kernels::cpu_ops());
+  for (int i = 0; i < steps; i++) stage.step();
+  return m;
+}
+
 // micro after 60 pretraining steps: its MTP module drafts well enough to be accepted often
 Model& trained_micro() {
-  static const RunConfig c = load_config("micro");
-  static Model model(c.model, kernels::cpu_ops());
-  static const bool trained = [] {
-    model.init_weights(c.train.seed);
-    PretrainStage stage(c, model, kernels::cpu_ops());
-    for (int i = 0; i < 60; i++) stage.step();
-    return true;
-  }();
-  (void)trained;
-  return model;
+  static const std::unique_ptr<Model> model = pretrained(load_config("micro"), 60);
+  return *model;
 }
 
 TEST(DecodeSpeculative, GreedyIsTokenForTokenPlainGreedy) {
@@ -336,22 +338,15 @@ TEST(DecodeBatch, RowsThatFinishEarlyLeaveTheCacheAndTheOthersAreUnchanged) {
   // still decoding must produce what they would have produced alone
   // micro after 50 steps on compact arithmetic documents: it has learned the shape of a
   // completion, so its samples end (</answer>) after different numbers of tokens
-  static RunConfig c = [] {
+  static const std::unique_ptr<Model> model = [] {
     RunConfig r = load_config("micro");
     r.data.source = "curriculum";
     r.curriculum.weight_arithmetic = 1.0, r.curriculum.weight_countdown = 0, r.curriculum.weight_linear = 0;
     r.curriculum.template_fraction = 0;
     r.curriculum.pretrain_problems = 2000;
-    return r;
+    return pretrained(r, 50);
   }();
-  static Model m(c.model, kernels::cpu_ops());
-  static const bool trained = [] {
-    m.init_weights(c.train.seed);
-    PretrainStage stage(c, m, kernels::cpu_ops());
-    for (int i = 0; i < 50; i++) stage.step();
-    return true;
-  }();
-  (void)trained;
+  Model& m = *model;
   std::vector<std::string> prompts;
   for (int i = 0; i < 8; i++)
     prompts.push_back("<bos>User: Compute " + std::to_string(11 * i + 13) + " + " + std::to_string(7 * i + 10) + ". Assistant: ");

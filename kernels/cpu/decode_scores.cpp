@@ -23,17 +23,28 @@ inline void put4(float* S, size_t Tk, int j, __m128 r) {
 }  // namespace
 
 #pragma GCC push_options
+#pragma GCC target("avx2,fma")
+namespace {
+inline __m128 sum4(__m256 y0, __m256 y1, __m256 y2, __m256 y3) {  // → [Σy0, Σy1, Σy2, Σy3]
+  const __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(y0, y1), _mm256_hadd_ps(y2, y3));
+  return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+}
+}  // namespace
+#pragma GCC pop_options
+
+#pragma GCC push_options
 #pragma GCC target("avx512f,avx2,fma")
 namespace {
+// GCC 12's _mm512_castps512_ps256 expands to an extract from an "undefined" vector,
+// which -Wmaybe-uninitialized reports inside its own header; the cast reads nothing.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 inline __m256 fold512(__m512 a) {  // 16 lanes → 8 by adding the halves
   const __m256 lo = _mm512_castps512_ps256(a);
   const __m256 hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a), 1));
   return _mm256_add_ps(lo, hi);
 }
-inline __m128 sum4(__m256 y0, __m256 y1, __m256 y2, __m256 y3) {  // → [Σy0, Σy1, Σy2, Σy3]
-  const __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(y0, y1), _mm256_hadd_ps(y2, y3));
-  return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
-}
+#pragma GCC diagnostic pop
 
 void scores_avx512(float* S, int Tk, const float* Q, int M4, int Dk, const float* K, long ldk, float scale) {
   const __m128 sc = _mm_set1_ps(scale);
@@ -71,11 +82,6 @@ void scores_avx512(float* S, int Tk, const float* Q, int M4, int Dk, const float
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
 namespace {
-inline __m128 sum4_avx2(__m256 y0, __m256 y1, __m256 y2, __m256 y3) {
-  const __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(y0, y1), _mm256_hadd_ps(y2, y3));
-  return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
-}
-
 void scores_avx2(float* S, int Tk, const float* Q, int M4, int Dk, const float* K, long ldk, float scale) {
   const __m128 sc = _mm_set1_ps(scale);
   const int tail = Dk % 8;
@@ -104,7 +110,7 @@ void scores_avx2(float* S, int Tk, const float* Q, int M4, int Dk, const float* 
         a2 = _mm256_fmadd_ps(_mm256_maskload_ps(q2 + d, tm), kv, a2);
         a3 = _mm256_fmadd_ps(_mm256_maskload_ps(q3 + d, tm), kv, a3);
       }
-      put4(s0, Tk, j, _mm_mul_ps(sum4_avx2(a0, a1, a2, a3), sc));
+      put4(s0, Tk, j, _mm_mul_ps(sum4(a0, a1, a2, a3), sc));
     }
   }
 }

@@ -78,14 +78,13 @@ bool PrecisionOps::from_stash(const float* p) {
 std::vector<float> PrecisionOps::lend(size_t n) {
   std::lock_guard<std::mutex> lock(mu_);
   // the smallest buffer that fits, else the largest (grown)
-  int best = -1;
+  int best = -1, largest = -1;
   for (int i = 0; i < (int)pool_.size(); i++) {
-    const bool fits = pool_[i].size() >= n;
-    if (best < 0) { best = i; continue; }
-    const bool best_fits = pool_[best].size() >= n;
-    if (fits && (!best_fits || pool_[i].size() < pool_[best].size())) best = i;
-    if (!fits && !best_fits && pool_[i].size() > pool_[best].size()) best = i;
+    const size_t sz = pool_[i].size();
+    if (sz >= n && (best < 0 || sz < pool_[best].size())) best = i;
+    if (largest < 0 || sz > pool_[largest].size()) largest = i;
   }
+  if (best < 0) best = largest;
   std::vector<float> b;
   if (best >= 0) {
     b.swap(pool_[best]);
