@@ -234,6 +234,7 @@ std::string DecodeBench::to_json() const {
     j["mtp_tokens"] = mtp_tokens;
     j["mtp_same_tokens"] = mtp_same_tokens;
     j["mtp_prompt"] = mtp_prompt;
+    j["mtp_context"] = mtp_context;
   }
   return j.dump();
 }
@@ -322,6 +323,21 @@ DecodeBench bench_decode(Model& m, const RunConfig& cfg, int context, int batch,
       prompt = "<bos>" + ex.prompt.substr(last_line) + " ";
       r.mtp_prompt = "compact";
     }
+    // the context: whole curriculum documents before the question (a few-shot prefix, as
+    // in pretraining's packed sequences), as many as fit in `context` tokens in all
+    {
+      const int plen = (int)tok.encode(prompt).size();
+      std::string prefix;
+      int prefix_len = 0;
+      for (int64_t i = 0;; i++) {
+        const std::string d = Curriculum::document(cur.pretrain(i));
+        const int dl = (int)tok.encode(d).size();
+        if (plen + prefix_len + dl > context || plen + prefix_len + dl + new_tokens > c.max_position_embeddings) break;
+        prefix += d;
+        prefix_len += dl;
+      }
+      prompt = prefix + prompt;
+    }
     if (first_prompt.empty()) first_prompt = prompt;
     const int room = c.max_position_embeddings - (int)tok.encode(prompt).size();
     if (room < 1)
@@ -383,7 +399,8 @@ DecodeBench bench_decode(Model& m, const RunConfig& cfg, int context, int batch,
     next.push_back(p.back());
     // as speculative decoding runs them: only the last position drafts
     r.ms_mtp_prompt = best_ms([&] { mc.T = 0; m.mtp_decode(mc, h_prompt.data(), next.data(), T, ml, true); });
-    const int32_t two[2] = {p.back(), p.back()};
+    r.mtp_context = T;
+    const int32_t two[2] = {p[T - 1], p[T - 2]};  // two different tokens: they may route to different experts
     r.ms_main_1 = best_ms([&] { main.T = T; m.decode(main, two, 1, logits, &hidden); });
     r.ms_main_2 = best_ms([&] { main.T = T; m.decode(main, two, 2, logits, &hidden); });
     r.ms_mtp_1 = best_ms([&] { mc.T = T; m.mtp_decode(mc, hidden.data(), two, 1, ml, true); });

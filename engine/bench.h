@@ -74,13 +74,17 @@ struct DecodeBench {
   double ms_main_1 = 0, ms_main_2 = 0, ms_mtp_1 = 0, ms_mtp_2 = 0, ms_mtp_prompt = 0, ms_prefill = 0;
   bool mtp_same_tokens = true;  // speculative output equal to plain greedy, token for token
   std::string mtp_prompt = "r1";  // "compact" when some R1 prompt did not fit (see below)
+  int mtp_context = 0;            // tokens of the first MTP prompt, context prefix included
   std::string to_json() const;
 };
 // The context is the first `context` tokens of the curriculum's pretraining documents
 // (cfg.curriculum), the same in every row; it is prefilled, then `new_tokens` greedy
 // decoding steps of all `batch` rows are timed, once with each cache. With mtp, the first
 // three arithmetic eval prompts ("<bos>" prompt " ") are answered greedily with and
-// without speculation (up to new_tokens each), timed end to end (prefill included). A
+// without speculation (up to new_tokens each), timed end to end (prefill included); each
+// prompt follows as many whole pretraining documents as fit with it in `context` tokens
+// (none when the prompt alone is that long), so --context sets how far back attention
+// reads while the answer is decoded. A
 // prompt whose R1 template does not fit with new_tokens under max_position_embeddings is
 // given in its compact form, the template's last line "User: Q. Assistant:". InvalidArgument when context + new_tokens exceed max_position_embeddings, or
 // mtp without an MTP module.

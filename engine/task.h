@@ -59,7 +59,8 @@ class Task {
 const Task& task_by_name(const std::string& name);  // InvalidArgument listing the tasks
 std::vector<std::string> task_names();
 
-// Split membership by a stable hash (FNV-1a) of task + id.
+// Split membership by a stable hash (FNV-1a, then splitmix64's finaliser) of task + id:
+// per problem, so problems that share an operand fall on both sides.
 bool in_eval_split(const Problem& p, double eval_fraction);
 // Draws problems of one split: loops generate() until `n` problems of that split with
 // distinct ids are found (throws InvalidArgument if the task cannot supply that many).

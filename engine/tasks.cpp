@@ -7,7 +7,8 @@
 //    `aha data` stores "prompt"/"completion"/"language" in the same object.
 //  * r1_prompt: the R1 Table-1 template; "User: {question}. Assistant:" — the period is not
 //    doubled when the question already ends in . ? ! (or 。？！).
-//  * in_eval_split: FNV-1a 64 of task + "|" + id, top 53 bits / 2^53 < eval_fraction.
+//  * in_eval_split: FNV-1a 64 of task + "|" + id, then splitmix64's finaliser; top 53 bits
+//    / 2^53 < eval_fraction.
 //  * draw_problems: generate() from Rng(seed); the first time an id is seen it is kept when
 //    it is in the requested split. InvalidArgument when the problem space runs dry (no new
 //    id in max(20000, 20 × ids seen) draws, or the attempt cap).
@@ -608,6 +609,13 @@ bool in_eval_split(const Problem& p, double eval_fraction) {
   mix(p.task);
   mix("|");
   mix(p.id);
+  // FNV-1a alone is not enough: its last multiply carries the final bytes into the low
+  // ~50 bits only, so the top bits — the ones compared here — depended on the id's prefix
+  // and the split was by first operand ("40+…" all eval, "41+…" all train), not by
+  // problem. splitmix64's finaliser lets every byte reach every bit.
+  h = (h ^ (h >> 30)) * 0xBF58476D1CE4E5B9ull;
+  h = (h ^ (h >> 27)) * 0x94D049BB133111EBull;
+  h ^= h >> 31;
   return double(h >> 11) * 0x1.0p-53 < eval_fraction;
 }
 

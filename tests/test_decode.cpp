@@ -389,6 +389,13 @@ TEST(DecodeBench, MicroGivesPositiveFigures) {
                           "kv_bytes_per_token_mha", "context", "batch", "mtp_acceptance", "mtp_speedup"})
     EXPECT_NE(j.find(std::string("\"") + key + "\""), std::string::npos) << key;
   EXPECT_THROW(bench_decode(m, c, c.model.max_position_embeddings, 1, 4, false), InvalidArgument);
+  // --context reaches the MTP prompts too: whole documents before the question, within it
+  const int longer = c.model.max_position_embeddings - 4;
+  const DecodeBench rc = bench_decode(m, c, longer, 1, 4, true);
+  EXPECT_GT(rc.mtp_context, r.mtp_context);
+  EXPECT_LE(rc.mtp_context, longer);
+  EXPECT_TRUE(rc.mtp_same_tokens);
+  EXPECT_NE(rc.to_json().find("\"mtp_context\""), std::string::npos);
 }
 
 // `aha ARGS` → exit code and stdout + stderr

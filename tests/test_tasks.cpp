@@ -244,6 +244,20 @@ TEST(Tasks, SplitsAreDisjoint) {
     in += in_eval_split(p, 0.25);
   }
   EXPECT_NEAR(in / 20000.0, 0.25, 0.02);
+  // ... per problem, not per prefix: every first operand of 2-digit addition has problems
+  // on both sides (the plain FNV-1a hash put each first operand wholly on one side)
+  int both = 0, all_in = 0;
+  for (int a = 10; a < 100; a++) {
+    int e = 0;
+    for (int b = 10; b < 100; b++) {
+      p.id = std::to_string(a) + "+" + std::to_string(b);
+      e += in_eval_split(p, 0.1);
+    }
+    both += e > 0 && e < 90;
+    all_in += e;
+  }
+  EXPECT_GE(both, 85) << "first operands with problems in both splits, of 90";
+  EXPECT_NEAR(all_in / 8100.0, 0.1, 0.02);
   EXPECT_FALSE(in_eval_split(p, 0.0));
   EXPECT_TRUE(in_eval_split(p, 1.0));
 }
