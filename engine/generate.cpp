@@ -106,7 +106,7 @@ Completion speculative_greedy(Model& m, const std::vector<int32_t>& ptoks, const
     out.tokens.push_back(t);
     const std::string piece = tok.token_text(t);
     out.text += piece;
-    if (emit_piece) emit_piece(piece);
+    if (emit_piece && t != Tokenizer::kEos) emit_piece(piece);  // the completion has no final <eos>
     done = stops(t);
     return done || (int)out.tokens.size() == s.max_new_tokens;
   };
@@ -209,7 +209,7 @@ std::vector<Completion> sample_batch(Model& m, const std::vector<std::string>& p
       out[b].tokens.push_back(next[i]);
       const std::string piece = tok.token_text(next[i]);
       out[b].text += piece;
-      if (on_token) on_token(b, piece);
+      if (on_token && next[i] != Tokenizer::kEos) on_token(b, piece);  // the completion has no final <eos>
       if (stops(next[i])) done[b] = 1, finished++;
       all = all && done[b];
     }

@@ -103,6 +103,14 @@ void RunController::begin(const QString& run_dir, std::function<std::unique_ptr<
         pending.clear();
         last_flush = std::chrono::steady_clock::now();
       };
+      // bytes still held for a sample when its generation batch ends (a completion that
+      // stops inside a UTF-8 sequence): released as they are, so the live text ends
+      // exactly as the stored completion does
+      auto release_tails = [&] {
+        for (auto& [sample, bytes] : tails)
+          if (!bytes.empty()) pending.push_back({tail_stage, tail_step, sample, QString::fromStdString(bytes)});
+        tails.clear();
+      };
       auto terminal = [&] {
         const RunStatus s = run->status();
         return s == RunStatus::Finished || s == RunStatus::Stopped || s == RunStatus::Failed;
@@ -115,7 +123,7 @@ void RunController::begin(const QString& run_dir, std::function<std::unique_ptr<
             case Event::Kind::Token: {
               const auto it = e->metrics.find("sample");
               const int sample = it == e->metrics.end() ? 0 : int(it->second);
-              if (e->step != tail_step || stage != tail_stage) tails.clear();  // a new generation batch
+              if (e->step != tail_step || stage != tail_stage) release_tails();  // a new generation batch
               tail_step = e->step;
               tail_stage = stage;
               std::string& tail = tails[sample];
@@ -143,6 +151,7 @@ void RunController::begin(const QString& run_dir, std::function<std::unique_ptr<
         if (std::chrono::steady_clock::now() - last_flush > std::chrono::milliseconds(40)) flush_tokens();
         if (!e && terminal()) break;  // the stream is drained and the run is over
       }
+      release_tails();
       flush_tokens();
       run->wait();
       final_status = run_status_name(run->status());
