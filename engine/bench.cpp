@@ -310,6 +310,15 @@ DecodeBench bench_decode(Model& m, const RunConfig& cfg, int context, int batch,
   if (!mtp) return r;
 
   // greedy answers to arithmetic prompts, plain and speculative
+  // the context before each question: whole pretraining documents (a few-shot prefix, as in
+  // pretraining's packed sequences), encoded once; each prompt takes as many as fit
+  std::vector<std::pair<std::string, int>> context_docs;  // document, its tokens
+  for (int64_t i = 0, total = 0; total <= context; i++) {
+    std::string d = Curriculum::document(cur.pretrain(i));
+    const int dl = (int)tok.encode(d).size();
+    total += dl;
+    context_docs.emplace_back(std::move(d), dl);
+  }
   std::vector<Example> probs = cur.eval("arithmetic");
   if (probs.size() > 3) probs.resize(3);
   double plain_s = 0, spec_s = 0, prefill_s = 0;
@@ -323,18 +332,13 @@ DecodeBench bench_decode(Model& m, const RunConfig& cfg, int context, int batch,
       prompt = "<bos>" + ex.prompt.substr(last_line) + " ";
       r.mtp_prompt = "compact";
     }
-    // the context: whole curriculum documents before the question (a few-shot prefix, as
-    // in pretraining's packed sequences), as many as fit in `context` tokens in all
-    {
-      const int plen = (int)tok.encode(prompt).size();
+    {  // as many context documents as fit with the prompt in `context` tokens
+      int len = (int)tok.encode(prompt).size();
       std::string prefix;
-      int prefix_len = 0;
-      for (int64_t i = 0;; i++) {
-        const std::string d = Curriculum::document(cur.pretrain(i));
-        const int dl = (int)tok.encode(d).size();
-        if (plen + prefix_len + dl > context || plen + prefix_len + dl + new_tokens > c.max_position_embeddings) break;
+      for (const auto& [d, dl] : context_docs) {
+        if (len + dl > context || len + dl + new_tokens > c.max_position_embeddings) break;
         prefix += d;
-        prefix_len += dl;
+        len += dl;
       }
       prompt = prefix + prompt;
     }

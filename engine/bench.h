@@ -84,10 +84,10 @@ struct DecodeBench {
 // without speculation (up to new_tokens each), timed end to end (prefill included); each
 // prompt follows as many whole pretraining documents as fit with it in `context` tokens
 // (none when the prompt alone is that long), so --context sets how far back attention
-// reads while the answer is decoded. A
-// prompt whose R1 template does not fit with new_tokens under max_position_embeddings is
-// given in its compact form, the template's last line "User: Q. Assistant:". InvalidArgument when context + new_tokens exceed max_position_embeddings, or
-// mtp without an MTP module.
+// reads while the answer is decoded. A prompt whose R1 template does not fit with
+// new_tokens under max_position_embeddings is given in its compact form, the template's
+// last line "User: Q. Assistant:". InvalidArgument when context + new_tokens exceed
+// max_position_embeddings, or mtp without an MTP module.
 DecodeBench bench_decode(Model& m, const RunConfig& cfg, int context, int batch, int new_tokens, bool mtp);
 
 }  // namespace aha

@@ -37,8 +37,9 @@ struct Completion {
 };
 
 // K samples of one prompt. on_token(sample, text_piece) is called for every generated
-// token but a final <eos> (the live chain of thought; the pieces add up to the text). Throws InvalidArgument when the prompt does not fit
-// max_position_embeddings with max_new_tokens. Sample k draws from its own RNG, seeded
+// token but a final <eos> (the live chain of thought; the pieces add up to the text).
+// Throws InvalidArgument when the prompt does not fit max_position_embeddings with
+// max_new_tokens. Sample k draws from its own RNG, seeded
 // from (s.seed, k).
 std::vector<Completion> sample(Model& m, const std::string& prompt, int K, const SamplingConfig& s,
                                const std::function<void(int, const std::string&)>& on_token = {});
