@@ -18,7 +18,7 @@ void block_register(Params& p, const ModelConfig& c, const std::string& pre, boo
 }
 
 void block_forward(kernels::Ops& ops, const ModelConfig& c, Params& p, const BlockWeights& w,
-                   BlockActs& a, float* out, const float* x, const int* pos, int B, int T,
+                   BlockActs& a, float* out, const float* x, const TokenRows& rows, int B, int T,
                    AttnPath path) {
   const int N = B * T, d = c.hidden_size;
   const float eps = (float)c.rms_norm_eps;
@@ -26,7 +26,7 @@ void block_forward(kernels::Ops& ops, const ModelConfig& c, Params& p, const Blo
   ensure(a.xmid, (size_t)N * d); ensure(a.ln2, (size_t)N * d); ensure(a.rstd2, N);
   float* ln1 = ops.stash_begin(a.ln1, N, d);                               // [N,d]
   ops.rmsnorm_forward(ln1, a.rstd1.data(), x, p.w(w.in_norm), N, d, eps);
-  mla_forward(ops, c, p, w.attn, a.mla, a.attn_out.data(), ln1, pos, B, T, path);
+  mla_forward(ops, c, p, w.attn, a.mla, a.attn_out.data(), ln1, rows, B, T, path);
   ops.stash_seal(a.ln1);
   ops.copy2d(a.xmid.data(), d, x, d, N, d, false);
   ops.axpy(a.xmid.data(), a.attn_out.data(), 1.0f, (size_t)N * d);          // xmid = x + attn
@@ -39,8 +39,8 @@ void block_forward(kernels::Ops& ops, const ModelConfig& c, Params& p, const Blo
 }
 
 void block_backward(kernels::Ops& ops, const ModelConfig& c, Params& p, const BlockWeights& w,
-                    BlockActs& a, float* dx, const float* dout, const float* x, const int* pos,
-                    int B, int T, double balance_scale) {
+                    BlockActs& a, float* dx, const float* dout, const float* x,
+                    const TokenRows& rows, int B, int T, double balance_scale) {
   const int N = B * T, d = c.hidden_size;
   ensure(a.dxmid, (size_t)N * d); ensure(a.dln, (size_t)N * d); ensure(a.dtmp, (size_t)N * d);
   // FFN branch: dln2 from the FFN, then through post_attention_layernorm
@@ -53,7 +53,7 @@ void block_backward(kernels::Ops& ops, const ModelConfig& c, Params& p, const Bl
   ops.axpy(a.dxmid.data(), dout, 1.0f, (size_t)N * d);                      // residual
   // attention branch
   const float* ln1 = ops.stash_open(a.ln1);                                 // [N,d]
-  mla_backward(ops, c, p, w.attn, a.mla, a.dln.data(), a.dxmid.data(), ln1, pos, B, T);
+  mla_backward(ops, c, p, w.attn, a.mla, a.dln.data(), a.dxmid.data(), ln1, rows, B, T);
   ops.stash_close(a.ln1);
   ops.rmsnorm_backward(dx, p.g(w.in_norm), a.dln.data(), x, p.w(w.in_norm), a.rstd1.data(), N, d);
   ops.axpy(dx, a.dxmid.data(), 1.0f, (size_t)N * d);                        // residual

@@ -125,6 +125,7 @@ struct GrpoConfig {
   int group_size = 8;             // G, completions per prompt
   int updates_per_batch = 1;      // μ, policy updates per generation batch
   int micro_batch = 8;            // completions per forward/backward (memory, not maths)
+  bool pack_prompts = true;       // a prompt once per row, then its completions (engine/grpo_pack.h)
   double lr = 2e-4;               // constant after warm-up
   int warmup_steps = 5;
   double epsilon_low = 0.2;       // ratio clipped to [1 − ε_low, 1 + ε_high]

@@ -43,15 +43,27 @@ struct MlaActs {
 };
 enum class AttnPath { Naive, Absorbed };
 
+// Where the token rows of a [B, T] batch sit: each row's RoPE position and, for packed
+// rows (one prompt followed by several completions, engine/grpo_pack.h), the keys each
+// query skips (kernels::AttnShape's gaps). Built from a bare position array for the
+// plain causal case.
+struct TokenRows {
+  TokenRows(const int* positions) : pos(positions) {}  // NOLINT: implicit on purpose
+  TokenRows(const int* positions, const int* begin, const int* end) : pos(positions), gap_begin(begin), gap_end(end) {}
+  const int* pos;                   // [B*T]
+  const int* gap_begin = nullptr;   // [B*T] or nullptr
+  const int* gap_end = nullptr;     // [B*T]
+};
+
 void mla_register(Params& p, const ModelConfig& c, const std::string& prefix, MlaWeights& w);
-// out[N,d] = MLA(x[N,d]); pos[N] the position of every token row.
+// out[N,d] = MLA(x[N,d]); rows.pos[N] the position of every token row.
 void mla_forward(kernels::Ops& ops, const ModelConfig& c, Params& p, const MlaWeights& w,
-                 MlaActs& a, float* out, const float* x, const int* pos, int B, int T,
+                 MlaActs& a, float* out, const float* x, const TokenRows& rows, int B, int T,
                  AttnPath path = AttnPath::Naive);
 // dx[N,d] (written) from dout[N,d]; needs the forward's x.
 void mla_backward(kernels::Ops& ops, const ModelConfig& c, Params& p, const MlaWeights& w,
-                  MlaActs& a, float* dx, const float* dout, const float* x, const int* pos, int B,
-                  int T);
+                  MlaActs& a, float* dx, const float* dout, const float* x, const TokenRows& rows,
+                  int B, int T);
 
 // Where one decoding call reads and writes a layer's cache (see Model::DecodeCache):
 // data [B, capacity, width], one slot per token, in one of MLA's two forms:
@@ -160,11 +172,11 @@ void block_register(Params& p, const ModelConfig& c, const std::string& prefix, 
                     BlockWeights& w);
 // out[N,d] = block(x[N,d])
 void block_forward(kernels::Ops& ops, const ModelConfig& c, Params& p, const BlockWeights& w,
-                   BlockActs& a, float* out, const float* x, const int* pos, int B, int T,
+                   BlockActs& a, float* out, const float* x, const TokenRows& rows, int B, int T,
                    AttnPath path = AttnPath::Naive);
 // dx[N,d] written from dout[N,d]
 void block_backward(kernels::Ops& ops, const ModelConfig& c, Params& p, const BlockWeights& w,
-                    BlockActs& a, float* dx, const float* dout, const float* x, const int* pos,
-                    int B, int T, double balance_scale);
+                    BlockActs& a, float* dx, const float* dout, const float* x,
+                    const TokenRows& rows, int B, int T, double balance_scale);
 
 }  // namespace aha

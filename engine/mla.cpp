@@ -29,8 +29,9 @@ void mla_register(Params& p, const ModelConfig& c, const std::string& pre, MlaWe
 }
 
 void mla_forward(kernels::Ops& ops, const ModelConfig& c, Params& p, const MlaWeights& w,
-                 MlaActs& a, float* out, const float* x, const int* pos, int B, int T,
+                 MlaActs& a, float* out, const float* x, const TokenRows& rows, int B, int T,
                  AttnPath path) {
+  const int* pos = rows.pos;
   const int N = B * T, d = c.hidden_size, H = c.num_attention_heads;
   const int dn = c.qk_nope_head_dim, dr = c.qk_rope_head_dim, dv = c.v_head_dim;
   const int dqk = dn + dr, dc = c.kv_lora_rank, qr = c.q_lora_rank;
@@ -68,7 +69,7 @@ void mla_forward(kernels::Ops& ops, const ModelConfig& c, Params& p, const MlaWe
     ensure(a.k, (size_t)N * H * dqk); ensure(a.v, (size_t)N * H * dv);
     linear_fwd(ops, a.kv.data(), ckv_n, p.w(w.kv_b), N, dc, H * (dn + dv));
     ops.mla_expand_kv(a.k.data(), a.v.data(), a.kv.data(), a.kpe.data(), N, H, dn, dr, dv);
-    kernels::AttnShape s{B, T, T, H, H, dqk, dv, H * dqk, H * dqk, H * dv, H * dv, scale};
+    kernels::AttnShape s{B, T, T, H, H, dqk, dv, H * dqk, H * dqk, H * dv, H * dv, scale, rows.gap_begin, rows.gap_end};
     ops.attention_forward(a.o.data(), a.lse.data(), a.q.data(), a.k.data(), a.v.data(), s);
   } else {
     // Absorbed: the cache is [N, dc + dr] = [kv_norm(c_kv) | rope(k_pe)], one "head" for all.
@@ -84,7 +85,8 @@ void mla_forward(kernels::Ops& ops, const ModelConfig& c, Params& p, const MlaWe
       ops.copy2d(q_abs.data() + h * (dc + dr) + dc, H * (dc + dr), a.q.data() + h * dqk + dn, H * dqk, N, dr, false);
     }
     // MQA over the latent: keys = the whole cache row, values = its first dc entries
-    kernels::AttnShape s{B, T, T, H, 1, dc + dr, dc, H * (dc + dr), dc + dr, dc + dr, H * dc, scale};
+    kernels::AttnShape s{B, T, T, H, 1, dc + dr, dc, H * (dc + dr), dc + dr, dc + dr, H * dc, scale,
+                         rows.gap_begin, rows.gap_end};
     ops.attention_forward(o_lat.data(), a.lse.data(), q_abs.data(), a.k.data(), a.k.data(), s);
     // o_h [N, dv] = o_lat_h · W_UV_hᵀ;  W_UV_h = kv_b rows h(dn+dv)+dn .. +dv: [dv, dc]
     for (int h = 0; h < H; h++)
@@ -227,8 +229,9 @@ void mla_decode(kernels::Ops& ops, const ModelConfig& c, Params& p, const MlaWei
 }
 
 void mla_backward(kernels::Ops& ops, const ModelConfig& c, Params& p, const MlaWeights& w,
-                  MlaActs& a, float* dx, const float* dout, const float* x, const int* pos, int B,
-                  int T) {
+                  MlaActs& a, float* dx, const float* dout, const float* x, const TokenRows& rows,
+                  int B, int T) {
+  const int* pos = rows.pos;
   const int N = B * T, d = c.hidden_size, H = c.num_attention_heads;
   const int dn = c.qk_nope_head_dim, dr = c.qk_rope_head_dim, dv = c.v_head_dim;
   const int dqk = dn + dr, dc = c.kv_lora_rank, qr = c.q_lora_rank;
@@ -244,7 +247,7 @@ void mla_backward(kernels::Ops& ops, const ModelConfig& c, Params& p, const MlaW
 
   // attention core
   ensure(a.dq, (size_t)N * H * dqk); ensure(a.dk, (size_t)N * H * dqk);
-  kernels::AttnShape s{B, T, T, H, H, dqk, dv, H * dqk, H * dqk, H * dv, H * dv, scale};
+  kernels::AttnShape s{B, T, T, H, H, dqk, dv, H * dqk, H * dqk, H * dv, H * dv, scale, rows.gap_begin, rows.gap_end};
   ops.attention_backward(a.dq.data(), a.dk.data(), a.dv.data(), dO.data(), a.o.data(), a.lse.data(),
                          a.q.data(), a.k.data(), a.v.data(), s);
 

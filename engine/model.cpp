@@ -165,6 +165,28 @@ void row_entropy(const float* logits, const int32_t* tgt, int N, int V, std::vec
 }
 }  // namespace
 
+namespace {
+// A packed batch's layout must be one a causal model can run: positions in range, and
+// every query keeping its own key and the past before its gap.
+void check_packed(const Batch& bt, int mtp_depths, int max_positions) {
+  const size_t N = (size_t)bt.B * bt.T;
+  if (bt.positions.size() != N || bt.gap_begin.size() != N || bt.gap_end.size() != N)
+    throw InvalidArgument("packed batch: positions, gap_begin and gap_end must each hold B*T = " + std::to_string(N) +
+                          " values");
+  if (mtp_depths > 0)
+    throw InvalidArgument("packed batch: only token objectives (GRPO) take packed rows; MTP would predict across completions");
+  for (size_t n = 0; n < N; n++) {
+    const int t = (int)(n % bt.T);
+    if (bt.positions[n] < 0 || bt.positions[n] > t || bt.positions[n] >= max_positions)
+      throw InvalidArgument("packed batch: position " + std::to_string(bt.positions[n]) + " of token " + std::to_string(n) +
+                            " is not in [0, min(" + std::to_string(t) + ", max_position_embeddings - 1)]");
+    if (bt.gap_begin[n] < 0 || bt.gap_begin[n] > bt.gap_end[n] || bt.gap_end[n] > t)
+      throw InvalidArgument("packed batch: gap [" + std::to_string(bt.gap_begin[n]) + ", " + std::to_string(bt.gap_end[n]) +
+                            ") of token " + std::to_string(n) + " is not inside [0, " + std::to_string(t) + "]");
+  }
+}
+}  // namespace
+
 LossParts Model::run(const Batch& bt, float loss_scale, bool backward, const TokenObjective* objective,
                      std::vector<float>* logp, std::vector<float>* entropy) {
   const ModelConfig& c = cfg;
@@ -173,7 +195,7 @@ LossParts Model::run(const Batch& bt, float loss_scale, bool backward, const Tok
   if (prec_) prec_->count_cache(backward);  // only a training forward keeps inputs for Wgrad
   if ((int)bt.inputs.size() != N || (int)bt.targets.size() != N || (int)bt.mask.size() != N)
     throw InvalidArgument("batch: inputs, targets and mask must each hold B*T = " + std::to_string(N) + " values");
-  if (T > c.max_position_embeddings)
+  if (T > c.max_position_embeddings && !bt.packed())  // a packed row is longer than its positions
     throw InvalidArgument("batch: sequence length " + std::to_string(T) + " exceeds max_position_embeddings " +
                           std::to_string(c.max_position_embeddings));
   for (int n = 0; n < N; n++) {
@@ -185,6 +207,9 @@ LossParts Model::run(const Batch& bt, float loss_scale, bool backward, const Tok
   }
   pos_.resize(N);
   for (int n = 0; n < N; n++) pos_[n] = n % T;
+  if (bt.packed()) check_packed(bt, D, c.max_position_embeddings);
+  const TokenRows rows = bt.packed() ? TokenRows(bt.positions.data(), bt.gap_begin.data(), bt.gap_end.data())
+                                     : TokenRows(pos_.data());
   std::vector<int32_t> tgt(bt.targets);
   for (int n = 0; n < N; n++) if (bt.mask[n] == 0.0f) tgt[n] = -1;  // unscored: no CE work
 
@@ -194,7 +219,7 @@ LossParts Model::run(const Batch& bt, float loss_scale, bool backward, const Tok
   for (int l = 0; l < L; l++) {
     lin_layer(l);
     block_forward(lin_ops(), c, params, blocks_[l], blocks_acts_[l], xs_[l + 1].data(), xs_[l].data(),
-                  pos_.data(), B, T);
+                  rows, B, T);
   }
   head_loss(xs_[L].data(), norm_, hn_, hn_rstd_, logits_, loss_, tgt.data(), N);
   LossParts out;
@@ -305,7 +330,7 @@ LossParts Model::run(const Batch& bt, float loss_scale, bool backward, const Tok
   for (int l = L - 1; l >= 0; l--) {
     lin_layer(l);
     block_backward(lin_ops(), c, params, blocks_[l], blocks_acts_[l], dtmp_.data(), dh_.data(),
-                   xs_[l].data(), pos_.data(), B, T, loss_scale);
+                   xs_[l].data(), rows, B, T, loss_scale);
     std::swap(dh_, dtmp_);
   }
   ops_.scatter_add_rows(params.g(embed_), dh_.data(), bt.inputs.data(), nullptr, N, d);

@@ -25,6 +25,10 @@ struct Batch {
   std::vector<int32_t> inputs;   // [B,T]
   std::vector<int32_t> targets;  // [B,T]
   std::vector<float> mask;       // [B,T]
+  // Packed rows (engine/grpo_pack.h; token objectives only): each token's RoPE position
+  // and the keys its attention skips, [gap_begin, gap_end). Empty: position = t, plain causal.
+  std::vector<int32_t> positions, gap_begin, gap_end;  // [B,T] each, or empty
+  bool packed() const { return !positions.empty(); }
 };
 
 struct LossParts {

@@ -12,6 +12,7 @@
 #include "engine/evaluate.h"
 #include "engine/generate.h"
 #include "engine/grpo.h"
+#include "engine/grpo_pack.h"
 #include "engine/rewards.h"
 #include "engine/stages.h"
 #include "engine/tokenizer.h"
@@ -143,48 +144,27 @@ StepReport GrpoStage::step() {
   for (int i = 0; i < S; i++) rewards[i] = groups[i / G].rewards[i % G].total;
   const std::vector<double> adv = grpo_advantages(rewards, G, advantage_mode_from(g.advantage), g.scale_batch);
 
-  // ---- sequences: "<bos>" prompt " " completion; scored = the completion's tokens ----
+  // ---- training batches: completions with their prompts; scored = the completion's tokens ----
   Tokenizer tok;
-  std::vector<std::vector<int32_t>> seqs(S);
-  std::vector<int> prompt_len(S), seq_len(S, 0);
+  std::vector<std::vector<int32_t>> prompt_tokens(groups.size());
+  for (size_t gi = 0; gi < groups.size(); gi++) prompt_tokens[gi] = tok.encode(context_of(groups[gi].prompt));
+  std::vector<int> seq_len(S, 0);
   for (int i = 0; i < S; i++) {
-    const Group& gr = groups[i / G];
-    const Completion& c = gr.completions[i % G];
-    seqs[i] = tok.encode(context_of(gr.prompt));
-    prompt_len[i] = (int)seqs[i].size();
-    seqs[i].insert(seqs[i].end(), c.tokens.begin(), c.tokens.end());
-    const bool masked = g.mask_truncated && c.truncated;
-    seq_len[i] = masked ? 0 : (int)c.tokens.size();
+    const Completion& c = groups[i / G].completions[i % G];
+    seq_len[i] = g.mask_truncated && c.truncated ? 0 : (int)c.tokens.size();
   }
   int n_scored = 0;  // completions in the loss (denominators of the aggregation)
   for (int i = 0; i < S; i++) n_scored += seq_len[i] > 0;
 
-  // micro-batches of sequences, each padded to its longest
-  struct Micro { int first = 0, count = 0; Batch batch; std::vector<int> seq; std::vector<float> old_logp, ref_logp; };
+  // micro-batches of micro_batch completions; packed: one row per prompt (engine/grpo_pack.h)
+  struct Micro { Batch batch; std::vector<int> seq; std::vector<float> old_logp, ref_logp; };
   std::vector<Micro> micros;
   for (int first = 0; first < S; first += g.micro_batch) {
+    std::vector<PackItem> items;
+    for (int i = first; i < std::min(S, first + g.micro_batch); i++)
+      items.push_back({i / G, &prompt_tokens[(size_t)(i / G)], &groups[i / G].completions[i % G].tokens, i, seq_len[i] > 0});
     Micro m;
-    m.first = first;
-    m.count = std::min(g.micro_batch, S - first);
-    int T = 1;
-    for (int i = first; i < first + m.count; i++) T = std::max(T, (int)seqs[i].size() - 1);
-    Batch& b = m.batch;
-    b.B = m.count;
-    b.T = T;
-    b.inputs.assign((size_t)m.count * T, Tokenizer::kPad);
-    b.targets.assign((size_t)m.count * T, -1);
-    b.mask.assign((size_t)m.count * T, 0.0f);
-    m.seq.assign((size_t)m.count * T, -1);
-    for (int r = 0; r < m.count; r++) {
-      const int i = first + r;
-      const auto& sq = seqs[i];
-      for (int t = 0; t + 1 < (int)sq.size(); t++) {
-        const size_t n = (size_t)r * T + t;
-        b.inputs[n] = sq[t];
-        b.targets[n] = sq[t + 1];
-        if (t + 1 >= prompt_len[i] && seq_len[i] > 0) { b.mask[n] = 1.0f; m.seq[n] = i; }
-      }
-    }
+    m.batch = g.pack_prompts ? pack_rows(items, m.seq) : plain_rows(items, m.seq);
     micros.push_back(std::move(m));
   }
 

@@ -41,6 +41,23 @@ AttnShape attn_shape(int B, int T, int H, int Hkv, int Dk, int Dv, int Tq = -1) 
   return s;
 }
 
+// Gaps of a packed row of length T (as engine/grpo_pack.h lays them out): a prompt of
+// T/4 tokens, then segments of varied lengths; a segment's queries skip the keys between
+// the prompt's end and their own segment's start. Row b shifts the cuts by 7·b.
+void packed_gaps(int B, int T, std::vector<int>& gb, std::vector<int>& ge) {
+  gb.assign((size_t)B * T, 0);
+  ge.assign((size_t)B * T, 0);
+  for (int b = 0; b < B; b++) {
+    const int prompt = T / 4 + 7 * b;
+    int start = prompt;
+    for (int t = prompt; t < T; t++) {
+      if (t - start == 11 + 13 * ((start / 7) % 5)) start = t;  // a new segment begins at t
+      gb[(size_t)b * T + t] = prompt;
+      ge[(size_t)b * T + t] = start;
+    }
+  }
+}
+
 std::vector<OpCase> cases() {
   std::vector<OpCase> c;
   for (auto [ta, tb] : {std::pair{false, true}, {false, false}, {true, false}, {true, true}})
@@ -81,6 +98,22 @@ std::vector<OpCase> cases() {
                        v = random_vec((size_t)s.B * s.Tk * s.ldv, 3), out((size_t)s.B * s.Tq * s.ldo), lse((size_t)s.B * s.H * s.Tq);
                    o.attention_forward(out.data(), lse.data(), q.data(), k.data(), v.data(), s);
                    if (s.Tq != s.Tk) return std::vector<Vec>{out, lse};
+                   Vec dout = random_vec(out.size(), 4), dq(q.size()), dk(k.size()), dv(v.size());
+                   o.attention_backward(dq.data(), dk.data(), dv.data(), dout.data(), out.data(), lse.data(), q.data(), k.data(), v.data(), s);
+                   return std::vector<Vec>{out, lse, dq, dk, dv};
+                 }});
+  // packed GRPO rows: queries skip a gap of keys (their sibling completions), across the
+  // kQBlock = 64 boundary of the fast kernel and with gaps ending before, at and after it
+  for (int Hkv : {4, 1})
+    c.push_back({"attention_gaps_Hkv" + std::to_string(Hkv), 1e-4, [Hkv](Ops& o) {
+                   AttnShape s = attn_shape(2, 150, 4, Hkv, 20, 12);
+                   std::vector<int> gb, ge;
+                   packed_gaps(s.B, s.Tq, gb, ge);
+                   s.gap_begin = gb.data();
+                   s.gap_end = ge.data();
+                   Vec q = random_vec((size_t)s.B * s.Tq * s.ldq, 1), k = random_vec((size_t)s.B * s.Tk * s.ldk, 2),
+                       v = random_vec((size_t)s.B * s.Tk * s.ldv, 3), out((size_t)s.B * s.Tq * s.ldo), lse((size_t)s.B * s.H * s.Tq);
+                   o.attention_forward(out.data(), lse.data(), q.data(), k.data(), v.data(), s);
                    Vec dout = random_vec(out.size(), 4), dq(q.size()), dk(k.size()), dv(v.size());
                    o.attention_backward(dq.data(), dk.data(), dv.data(), dout.data(), out.data(), lse.data(), q.data(), k.data(), v.data(), s);
                    return std::vector<Vec>{out, lse, dq, dk, dv};
@@ -200,6 +233,43 @@ TEST(OpGrad, AttentionAllHeadLayouts) {
     expect_grad("dq", q, dq, L);
     expect_grad("dk", k, dk, L);
     expect_grad("dv", v, dv, L);
+  }
+}
+
+TEST(OpGrad, AttentionWithGaps) {
+  Ops& o = reference_ops();
+  for (int Hkv : {2, 1}) {
+    AttnShape s = attn_shape(2, 9, 2, Hkv, 6, 5);
+    // row 0: prompt of 3, segments [3,5) [5,9); row 1: prompt of 2, segments [2,4) [4,6) [6,9)
+    std::vector<int> gb = {0, 0, 0, 3, 3, 3, 3, 3, 3, 0, 0, 2, 2, 2, 2, 2, 2, 2},
+                     ge = {0, 0, 0, 3, 3, 5, 5, 5, 5, 0, 0, 2, 2, 4, 4, 6, 6, 6};
+    s.gap_begin = gb.data();
+    s.gap_end = ge.data();
+    Vec q = random_vec((size_t)s.B * s.Tq * s.ldq, 1), k = random_vec((size_t)s.B * s.Tk * s.ldk, 2),
+        v = random_vec((size_t)s.B * s.Tk * s.ldv, 3), out((size_t)s.B * s.Tq * s.ldo), lse((size_t)s.B * s.H * s.Tq),
+        R = random_vec(out.size(), 4);
+    auto L = [&] { o.attention_forward(out.data(), lse.data(), q.data(), k.data(), v.data(), s); return dot(out, R); };
+    L();
+    Vec dq(q.size()), dk(k.size()), dv(v.size());
+    o.attention_backward(dq.data(), dk.data(), dv.data(), R.data(), out.data(), lse.data(), q.data(), k.data(), v.data(), s);
+    SCOPED_TRACE("Hkv " + std::to_string(Hkv));
+    expect_grad("dq", q, dq, L);
+    expect_grad("dk", k, dk, L);
+    expect_grad("dv", v, dv, L);
+    // the last query of row 0 (segment [5,9)) sees keys {0,1,2,5,6,7,8}: a plain causal
+    // call on exactly those keys gives the same output
+    L();  // out again at the unperturbed inputs
+    const std::vector<int> seen = {0, 1, 2, 5, 6, 7, 8};
+    AttnShape one = attn_shape(1, (int)seen.size(), 2, Hkv, 6, 5);
+    Vec q1(q.size()), k1, v1, o1((size_t)seen.size() * one.ldo), l1((size_t)one.H * seen.size());
+    for (int j : seen) {
+      k1.insert(k1.end(), k.begin() + (size_t)j * s.ldk, k.begin() + (size_t)(j + 1) * s.ldk);
+      v1.insert(v1.end(), v.begin() + (size_t)j * s.ldv, v.begin() + (size_t)(j + 1) * s.ldv);
+    }
+    std::copy(q.begin() + 8 * s.ldq, q.begin() + 9 * s.ldq, q1.begin() + (seen.size() - 1) * one.ldq);
+    o.attention_forward(o1.data(), l1.data(), q1.data(), k1.data(), v1.data(), one);
+    for (int i = 0; i < one.ldo; i++)
+      EXPECT_NEAR(o1[(seen.size() - 1) * one.ldo + i], out[8 * s.ldo + i], 1e-5) << "output " << i;
   }
 }
 

@@ -355,6 +355,11 @@ void CpuOps::attention_forward(float* out, float* lse, const float* q, const flo
         for (int t = 0; t < rows; t++) {
           const int n = c + t + 1;
           float* row = S + (size_t)t * keys;
+          if (s.gap_begin) {  // a packed row: this query's hidden siblings score -inf (weight 0)
+            const size_t q_row = (size_t)b * s.Tq + r0 + t;
+            const int lo = std::min(s.gap_begin[q_row], n), hi = std::max(lo, std::min(s.gap_end[q_row], n));
+            std::fill(row + lo, row + hi, -INFINITY);
+          }
           lse[(size_t)bh * s.Tq + r0 + t] = softmax_row(row, n);
           std::fill(row + n, row + keys, 0.0f);
         }
@@ -422,6 +427,11 @@ void CpuOps::attention_backward(float* dq, float* dk, float* dv, const float* do
             const float l = L[r0 + t];
             const int n = r0 + t + 1;
             exp_shifted(p, n, l);
+            if (s.gap_begin) {  // hidden keys: probability 0, as in the forward
+              const size_t q_row = (size_t)b * T + r0 + t;
+              const int lo = std::min(s.gap_begin[q_row], n), hi = std::max(lo, std::min(s.gap_end[q_row], n));
+              std::fill(p + lo, p + hi, 0.0f);
+            }
             for (int j = 0; j < n; j++) dp[j] = p[j] * (dp[j] - doo) * s.scale;
             for (int j = n; j < keys; j++) { p[j] = 0.0f; dp[j] = 0.0f; }
           }

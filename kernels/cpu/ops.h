@@ -30,10 +30,16 @@ enum class Precision { FP32, BF16, FP8 };
 // Query t sits at absolute position (Tk - Tq) + t and sees keys 0 .. that position.
 // Tq == Tk is training / prefill; Tq == 1 is one decode step. Hkv == 1 is the MQA form
 // the absorbed MLA path uses (one 576-wide latent+rope "head" shared by all heads).
+// Gaps (training only, Tq == Tk): query row n = b*Tq + t also skips the keys
+// [gap_begin[n], gap_end[n]) — a packed GRPO row holds one prompt and several
+// completions, and a completion must not see its siblings (engine/grpo_pack.h).
+// gap_begin == nullptr: no gaps. Every query must keep at least itself visible.
 struct AttnShape {
   int B = 1, Tq = 1, Tk = 1, H = 1, Hkv = 1, Dk = 1, Dv = 1;
   int ldq = 0, ldk = 0, ldv = 0, ldo = 0;
   float scale = 1.0f;
+  const int* gap_begin = nullptr;  // [B*Tq]
+  const int* gap_end = nullptr;    // [B*Tq]
 };
 
 class Ops {

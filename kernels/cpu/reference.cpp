@@ -87,6 +87,19 @@ void ReferenceOps::rope(float* x, int ld, int off, int R, const int* pos, int ro
   }
 }
 
+namespace {
+// The keys [begin, end) query (b, t) skips besides the causal future (AttnShape's gaps).
+struct Gap {
+  int begin = 0, end = 0;
+  bool hides(int j) const { return j >= begin && j < end; }
+};
+Gap gap_of(const AttnShape& s, int b, int t) {
+  if (!s.gap_begin) return {};
+  const size_t n = (size_t)b * s.Tq + t;
+  return {s.gap_begin[n], s.gap_end[n]};
+}
+}  // namespace
+
 void ReferenceOps::attention_forward(float* out, float* lse, const float* q, const float* k,
                                      const float* v, const AttnShape& s) {
   const int group = s.H / s.Hkv;
@@ -96,9 +109,11 @@ void ReferenceOps::attention_forward(float* out, float* lse, const float* q, con
       const int g = h / group;
       for (int t = 0; t < s.Tq; t++) {
         const int last = s.Tk - s.Tq + t;  // absolute position of this query
+        const Gap gap = gap_of(s, b, t);
         const float* qv = q + ((size_t)b * s.Tq + t) * s.ldq + (size_t)h * s.Dk;
         double mx = -INFINITY;
         for (int j = 0; j <= last; j++) {
+          if (gap.hides(j)) continue;
           const float* kv = k + ((size_t)b * s.Tk + j) * s.ldk + (size_t)g * s.Dk;
           double d = 0.0;
           for (int i = 0; i < s.Dk; i++) d += (double)qv[i] * kv[i];
@@ -106,13 +121,15 @@ void ReferenceOps::attention_forward(float* out, float* lse, const float* q, con
           mx = std::max(mx, sc[j]);
         }
         double sum = 0.0;
-        for (int j = 0; j <= last; j++) sum += std::exp(sc[j] - mx);
+        for (int j = 0; j <= last; j++)
+          if (!gap.hides(j)) sum += std::exp(sc[j] - mx);
         lse[((size_t)b * s.H + h) * s.Tq + t] = (float)(mx + std::log(sum));
         float* o = out + ((size_t)b * s.Tq + t) * s.ldo + (size_t)h * s.Dv;
         for (int i = 0; i < s.Dv; i++) {
           double acc = 0.0;
           for (int j = 0; j <= last; j++)
-            acc += std::exp(sc[j] - mx) / sum * v[((size_t)b * s.Tk + j) * s.ldv + (size_t)g * s.Dv + i];
+            if (!gap.hides(j))
+              acc += std::exp(sc[j] - mx) / sum * v[((size_t)b * s.Tk + j) * s.ldv + (size_t)g * s.Dv + i];
           o[i] = (float)acc;
         }
       }
@@ -144,7 +161,9 @@ void ReferenceOps::attention_backward(float* dq, float* dk, float* dv, const flo
         const double l = lse[((size_t)b * s.H + h) * s.Tq + t];
         double doo = 0.0;
         for (int i = 0; i < s.Dv; i++) doo += (double)dov[i] * ov[i];
+        const Gap gap = gap_of(s, b, t);
         for (int j = 0; j <= last; j++) {
+          if (gap.hides(j)) continue;
           const float* kv = k + ((size_t)b * s.Tk + j) * s.ldk + (size_t)g * s.Dk;
           const float* vv = v + ((size_t)b * s.Tk + j) * s.ldv + (size_t)g * s.Dv;
           float* dkv = dk + ((size_t)b * s.Tk + j) * s.ldk + (size_t)g * s.Dk;
