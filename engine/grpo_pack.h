@@ -1,6 +1,6 @@
 // Training batches for GRPO's policy update. The G completions of a prompt share it, and
-// the R1 template makes the prompt long (about 500 byte-level tokens before the question)
-// next to arithmetic completions of ~90: laid out one sequence per completion,
+// the R1 template makes the prompt long (about 380 byte-level tokens) next to
+// arithmetic completions of ~85: laid out one sequence per completion,
 // most of the forward and backward is the same prompt G times over. A packed row holds the
 // prompt once, then the completions one after another:
 //
