@@ -1,5 +1,6 @@
 // Finite-difference gradient checking shared by the op and layer tests.
 #pragma once
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <vector>
@@ -32,6 +33,17 @@ inline double directional_check(float* x, size_t n, const float* grad,
   if (fd_out) *fd_out = fd;
   if (an_out) *an_out = an;
   return std::abs(fd - an) / std::max({std::abs(fd), std::abs(an), floor});
+}
+
+// Two gradient vectors of the same size compared: max |a − b| and max |a|.
+struct GradDiff { double max_diff = 0, max_abs = 0; };
+inline GradDiff grad_diff(const std::vector<float>& a, const std::vector<float>& b) {
+  GradDiff d;
+  for (size_t i = 0; i < a.size() && i < b.size(); i++) {
+    d.max_diff = std::max(d.max_diff, (double)std::fabs(a[i] - b[i]));
+    d.max_abs = std::max(d.max_abs, (double)std::fabs(a[i]));
+  }
+  return d;
 }
 
 inline std::vector<float> random_vec(size_t n, uint64_t seed, double scale = 1.0) {

@@ -8,6 +8,7 @@
 #include <map>
 
 #include "engine/config.h"
+#include "grad_check.h"
 #include "engine/error.h"
 #include "engine/grpo.h"
 #include "engine/model.h"
@@ -229,11 +230,8 @@ TEST(GrpoModel, ObjectiveWithMaskWeightsEqualsTheMaskedLoss) {
       },
       1.0f, &ent);
   EXPECT_NEAR(la.total, lb.total, 1e-5);
-  double maxdiff = 0, maxg = 0;
-  for (size_t i = 0; i < a.params.grads.size(); i++) {
-    maxdiff = std::max(maxdiff, (double)std::fabs(a.params.grads[i] - b.params.grads[i]));
-    maxg = std::max(maxg, (double)std::fabs(a.params.grads[i]));
-  }
+  const test::GradDiff gd = test::grad_diff(a.params.grads, b.params.grads);
+  const double maxdiff = gd.max_diff, maxg = gd.max_abs;
   EXPECT_GT(maxg, 1e-4);
   EXPECT_LT(maxdiff, 1e-5 * std::max(1.0, maxg));
   // entropy: in (0, log V] where scored, 0 elsewhere

@@ -7,6 +7,7 @@
 #include <map>
 
 #include "engine/config.h"
+#include "grad_check.h"
 #include "engine/error.h"
 #include "engine/grpo_pack.h"
 #include "engine/model.h"
@@ -123,11 +124,8 @@ TEST(GrpoPack, SameLogProbsAndGradientsAsThePlainLayout) {
     const LossParts la = a.forward_backward_objective(plain, objective(seq_plain));
     const LossParts lb = b.forward_backward_objective(packed, objective(seq_packed));
     EXPECT_NEAR(la.total, lb.total, 1e-5);
-    double maxdiff = 0, maxg = 0;
-    for (size_t i = 0; i < a.params.grads.size(); i++) {
-      maxdiff = std::max(maxdiff, (double)std::fabs(a.params.grads[i] - b.params.grads[i]));
-      maxg = std::max(maxg, (double)std::fabs(a.params.grads[i]));
-    }
+    const test::GradDiff gd = test::grad_diff(a.params.grads, b.params.grads);
+    const double maxdiff = gd.max_diff, maxg = gd.max_abs;
     EXPECT_GT(maxg, 1e-4);
     EXPECT_LT(maxdiff, 1e-4 * maxg) << "max |grad| " << maxg;
   }

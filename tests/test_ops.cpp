@@ -218,58 +218,55 @@ TEST(OpGrad, RopeBackwardIsTheInverseRotation) {
   expect_grad("dx", x, g, L);
 }
 
+// Random q, k, v for shape s; checks dq, dk, dv against finite differences of
+// <attention(q, k, v), R>, and returns the inputs with `out` at them (unperturbed).
+struct AttnCase { Vec q, k, v, out, lse; };
+AttnCase check_attention_grads(Ops& o, const AttnShape& s) {
+  AttnCase c{random_vec((size_t)s.B * s.Tq * s.ldq, 1), random_vec((size_t)s.B * s.Tk * s.ldk, 2),
+             random_vec((size_t)s.B * s.Tk * s.ldv, 3), Vec((size_t)s.B * s.Tq * s.ldo), Vec((size_t)s.B * s.H * s.Tq)};
+  const Vec R = random_vec(c.out.size(), 4);
+  auto L = [&] { o.attention_forward(c.out.data(), c.lse.data(), c.q.data(), c.k.data(), c.v.data(), s); return dot(c.out, R); };
+  L();
+  Vec dq(c.q.size()), dk(c.k.size()), dv(c.v.size());
+  o.attention_backward(dq.data(), dk.data(), dv.data(), R.data(), c.out.data(), c.lse.data(), c.q.data(), c.k.data(), c.v.data(), s);
+  expect_grad("dq", c.q, dq, L);
+  expect_grad("dk", c.k, dk, L);
+  expect_grad("dv", c.v, dv, L);
+  L();
+  return c;
+}
+
 TEST(OpGrad, AttentionAllHeadLayouts) {
-  Ops& o = reference_ops();
   for (int Hkv : {2, 1}) {
-    AttnShape s = attn_shape(2, 7, 2, Hkv, 6, 5);
-    Vec q = random_vec((size_t)s.B * s.Tq * s.ldq, 1), k = random_vec((size_t)s.B * s.Tk * s.ldk, 2),
-        v = random_vec((size_t)s.B * s.Tk * s.ldv, 3), out((size_t)s.B * s.Tq * s.ldo), lse((size_t)s.B * s.H * s.Tq),
-        R = random_vec(out.size(), 4);
-    auto L = [&] { o.attention_forward(out.data(), lse.data(), q.data(), k.data(), v.data(), s); return dot(out, R); };
-    L();
-    Vec dq(q.size()), dk(k.size()), dv(v.size());
-    o.attention_backward(dq.data(), dk.data(), dv.data(), R.data(), out.data(), lse.data(), q.data(), k.data(), v.data(), s);
     SCOPED_TRACE("Hkv " + std::to_string(Hkv));
-    expect_grad("dq", q, dq, L);
-    expect_grad("dk", k, dk, L);
-    expect_grad("dv", v, dv, L);
+    check_attention_grads(reference_ops(), attn_shape(2, 7, 2, Hkv, 6, 5));
   }
 }
 
 TEST(OpGrad, AttentionWithGaps) {
   Ops& o = reference_ops();
   for (int Hkv : {2, 1}) {
+    SCOPED_TRACE("Hkv " + std::to_string(Hkv));
     AttnShape s = attn_shape(2, 9, 2, Hkv, 6, 5);
     // row 0: prompt of 3, segments [3,5) [5,9); row 1: prompt of 2, segments [2,4) [4,6) [6,9)
     std::vector<int> gb = {0, 0, 0, 3, 3, 3, 3, 3, 3, 0, 0, 2, 2, 2, 2, 2, 2, 2},
                      ge = {0, 0, 0, 3, 3, 5, 5, 5, 5, 0, 0, 2, 2, 4, 4, 6, 6, 6};
     s.gap_begin = gb.data();
     s.gap_end = ge.data();
-    Vec q = random_vec((size_t)s.B * s.Tq * s.ldq, 1), k = random_vec((size_t)s.B * s.Tk * s.ldk, 2),
-        v = random_vec((size_t)s.B * s.Tk * s.ldv, 3), out((size_t)s.B * s.Tq * s.ldo), lse((size_t)s.B * s.H * s.Tq),
-        R = random_vec(out.size(), 4);
-    auto L = [&] { o.attention_forward(out.data(), lse.data(), q.data(), k.data(), v.data(), s); return dot(out, R); };
-    L();
-    Vec dq(q.size()), dk(k.size()), dv(v.size());
-    o.attention_backward(dq.data(), dk.data(), dv.data(), R.data(), out.data(), lse.data(), q.data(), k.data(), v.data(), s);
-    SCOPED_TRACE("Hkv " + std::to_string(Hkv));
-    expect_grad("dq", q, dq, L);
-    expect_grad("dk", k, dk, L);
-    expect_grad("dv", v, dv, L);
+    const AttnCase c = check_attention_grads(o, s);
     // the last query of row 0 (segment [5,9)) sees keys {0,1,2,5,6,7,8}: a plain causal
     // call on exactly those keys gives the same output
-    L();  // out again at the unperturbed inputs
     const std::vector<int> seen = {0, 1, 2, 5, 6, 7, 8};
     AttnShape one = attn_shape(1, (int)seen.size(), 2, Hkv, 6, 5);
-    Vec q1(q.size()), k1, v1, o1((size_t)seen.size() * one.ldo), l1((size_t)one.H * seen.size());
+    Vec q1(c.q.size()), k1, v1, o1((size_t)seen.size() * one.ldo), l1((size_t)one.H * seen.size());
     for (int j : seen) {
-      k1.insert(k1.end(), k.begin() + (size_t)j * s.ldk, k.begin() + (size_t)(j + 1) * s.ldk);
-      v1.insert(v1.end(), v.begin() + (size_t)j * s.ldv, v.begin() + (size_t)(j + 1) * s.ldv);
+      k1.insert(k1.end(), c.k.begin() + (size_t)j * s.ldk, c.k.begin() + (size_t)(j + 1) * s.ldk);
+      v1.insert(v1.end(), c.v.begin() + (size_t)j * s.ldv, c.v.begin() + (size_t)(j + 1) * s.ldv);
     }
-    std::copy(q.begin() + 8 * s.ldq, q.begin() + 9 * s.ldq, q1.begin() + (seen.size() - 1) * one.ldq);
+    std::copy(c.q.begin() + 8 * s.ldq, c.q.begin() + 9 * s.ldq, q1.begin() + (seen.size() - 1) * one.ldq);
     o.attention_forward(o1.data(), l1.data(), q1.data(), k1.data(), v1.data(), one);
     for (int i = 0; i < one.ldo; i++)
-      EXPECT_NEAR(o1[(seen.size() - 1) * one.ldo + i], out[8 * s.ldo + i], 1e-5) << "output " << i;
+      EXPECT_NEAR(o1[(seen.size() - 1) * one.ldo + i], c.out[8 * s.ldo + i], 1e-5) << "output " << i;
   }
 }
 
