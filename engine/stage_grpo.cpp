@@ -201,7 +201,9 @@ StepReport GrpoStage::step() {
                                     stats);
       };
       model_.forward_backward_objective(m.batch, obj, 1.0f, u == 0 ? &entropy : nullptr);
-      train_tokens += (double)m.batch.B * m.batch.T;
+      // completion tokens trained on (the same count packed or not; a packed row's prompt
+      // and padding are not counted)
+      train_tokens += (double)std::count_if(m.seq.begin(), m.seq.end(), [](int q) { return q >= 0; });
       if (u == 0)
         for (size_t n = 0; n < entropy.size(); n++)
           if (m.seq[n] >= 0) { entropy_sum += entropy[n]; entropy_n++; }
