@@ -138,6 +138,7 @@ void for_each_key(Cfg& c, F&& f) {
   f("grpo", "top_p", g.top_p);
   f("grpo", "top_k", g.top_k);
   f("grpo", "dynamic_sampling", g.dynamic_sampling);
+  f("grpo", "head_lr_scale", g.head_lr_scale);
   f("grpo", "max_resample", g.max_resample);
   f("grpo", "mask_truncated", g.mask_truncated);
   f("grpo", "reward_accuracy", g.reward_accuracy);
@@ -590,6 +591,8 @@ void validate_grpo(const RunConfig& cfg, const Checker& c) {
   if (!(g.epsilon_low > 0 && g.epsilon_low < 1)) c.fail("grpo.epsilon_low", str(g.epsilon_low) + " is not in (0, 1)");
   if (!(g.epsilon_high > 0)) c.fail("grpo.epsilon_high", str(g.epsilon_high) + " must be > 0");
   c.non_negative("grpo.beta", g.beta);
+  if (!(g.head_lr_scale > 0 && g.head_lr_scale <= 1000))
+    c.fail("grpo.head_lr_scale", str(g.head_lr_scale) + " is not in (0, 1000]");
   if (g.advantage != "group" && g.advantage != "dr_grpo")
     c.fail("grpo.advantage", quote(g.advantage) + " is not \"group\" or \"dr_grpo\"");
   if (g.loss_agg != "seq-mean-token-mean" && g.loss_agg != "token-mean" && g.loss_agg != "seq-mean-token-sum-norm")

@@ -74,6 +74,7 @@ struct TrainConfig {
   std::string precision = "fp32";
   bool fp8_pow2_scales = false;       // FP8 scales rounded up to powers of two
   std::string adam_moments = "fp32";  // "bf16": AdamW moments stored in BF16 (as V3)
+  double head_lr_scale = 1.0;         // learning-rate multiplier of lm_head (set by [grpo])
 };
 
 struct DataConfig {
@@ -146,6 +147,7 @@ struct GrpoConfig {
   double reward_language = 0.0;   // R1's language-consistency reward (target: English)
   bool tinyzero = false;          // TinyZero's Countdown scoring instead (1 / 0.1 / 0)
   int eval_problems = 50;         // held-out problems scored (greedy) every log interval; 0 = off
+  double head_lr_scale = 1.0;     // learning-rate multiplier of the output head (lm_head)
 };
 
 struct RunConfig {

@@ -19,11 +19,12 @@ double AdamW::step(kernels::Ops& ops, Params& p, const TrainConfig& tc, double l
   if (segments_.empty())
     for (const ParamInfo& info : p.infos) {
       if (!info.trainable) continue;
+      const double scale = info.name == "lm_head.weight" ? tc.head_lr_scale : 1.0;
       Segment* last = segments_.empty() ? nullptr : &segments_.back();
-      if (last && last->decay == info.decay && last->offset + last->numel == info.offset)
+      if (last && last->decay == info.decay && last->lr_scale == scale && last->offset + last->numel == info.offset)
         last->numel += info.numel;
       else
-        segments_.push_back({info.offset, info.numel, info.decay});
+        segments_.push_back({info.offset, info.numel, info.decay, scale});
     }
   double ss = 0.0;
   for (const Segment& sg : segments_) ss += ops.sumsq(p.g(sg.offset), sg.numel);
@@ -36,7 +37,7 @@ double AdamW::step(kernels::Ops& ops, Params& p, const TrainConfig& tc, double l
   const float bc2 = 1.0f - (float)std::pow(tc.beta2, (double)t);
   for (const Segment& sg : segments_)
     ops.adamw(p.w(sg.offset), p.g(sg.offset), m.data() + sg.offset, v.data() + sg.offset,
-              sg.numel, (float)lr, (float)tc.beta1, (float)tc.beta2, (float)tc.adam_eps,
+              sg.numel, (float)(lr * sg.lr_scale), (float)tc.beta1, (float)tc.beta2, (float)tc.adam_eps,
               sg.decay ? (float)tc.weight_decay : 0.0f, bc1, bc2, clip);
   if (tc.adam_moments == "bf16") {
     // V3 keeps AdamW's moments in BF16: store them rounded (the update above used the

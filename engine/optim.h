@@ -26,7 +26,7 @@ class AdamW {
  private:
   // Runs of neighbouring tensors with the same treatment (decay or not), so the update is
   // a few long loops instead of one call per tensor.
-  struct Segment { size_t offset, numel; bool decay; };
+  struct Segment { size_t offset, numel; bool decay; double lr_scale; };
   std::vector<Segment> segments_;
 };
 

@@ -29,6 +29,7 @@ TrainConfig grpo_train_config(const RunConfig& cfg) {
   t.warmup_steps = cfg.grpo.warmup_steps;
   t.lr_schedule = "constant";
   t.grad_accum = 1;
+  t.head_lr_scale = cfg.grpo.head_lr_scale;
   return t;
 }
 

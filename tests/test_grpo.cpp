@@ -8,15 +8,16 @@
 #include <map>
 
 #include "engine/config.h"
-#include "grad_check.h"
 #include "engine/error.h"
 #include "engine/grpo.h"
 #include "engine/model.h"
+#include "engine/optim.h"
 #include "engine/rng.h"
 #include "engine/run.h"
 #include "engine/store.h"
 #include "engine/stages.h"
 #include "kernels/cpu/ops.h"
+#include "grad_check.h"
 
 namespace aha {
 namespace {
@@ -194,6 +195,31 @@ ModelConfig tiny_model() {
   c.model.num_nextn_predict_layers = 0;
   c.model.max_position_embeddings = 512;
   return c.model;
+}
+
+TEST(GrpoOptimizer, HeadLearningRateScaleMovesOnlyTheHeadFaster) {
+  // AdamW's first step moves every weight by lr · g/|g| (bias-corrected moments): with
+  // head_lr_scale 4 the output head moves 4 times as far as every other weight.
+  const ModelConfig mc = tiny_model();
+  Model m(mc, kernels::cpu_ops());
+  m.init_weights(3);
+  const std::vector<float> before = m.params.weights;
+  std::fill(m.params.grads.begin(), m.params.grads.end(), 0.01f);
+  TrainConfig tc;
+  tc.weight_decay = 0.0;
+  tc.grad_clip = 0.0;
+  tc.head_lr_scale = 4.0;
+  AdamW opt(m.params);
+  opt.step(kernels::cpu_ops(), m.params, tc, 1e-3);
+  int heads = 0;
+  for (const ParamInfo& info : m.params.infos) {
+    if (!info.trainable) continue;
+    const double want = info.name == "lm_head.weight" ? 4e-3 : 1e-3;
+    heads += info.name == "lm_head.weight";
+    for (size_t i = info.offset; i < info.offset + info.numel; i += 97)
+      ASSERT_NEAR(before[i] - m.params.weights[i], want, 1e-6) << info.name;
+  }
+  EXPECT_EQ(heads, 1);
 }
 
 TEST(GrpoModel, ObjectiveWithMaskWeightsEqualsTheMaskedLoss) {
