@@ -71,12 +71,11 @@ struct Fixture {
 };
 
 // (completion, token index within it) -> flat position of its scored target
-std::map<std::pair<int, int>, size_t> scored_positions(const std::vector<int>& seq, int T) {
+std::map<std::pair<int, int>, size_t> scored_positions(const std::vector<int>& seq) {
   std::map<std::pair<int, int>, size_t> out;
   std::map<int, int> next;
   for (size_t n = 0; n < seq.size(); n++)
     if (seq[n] >= 0) out[{seq[n], next[seq[n]]++}] = n;
-  (void)T;
   return out;
 }
 
@@ -86,7 +85,7 @@ TEST(GrpoPack, SameLogProbsAndGradientsAsThePlainLayout) {
   std::vector<int> seq_plain, seq_packed;
   const Batch plain = plain_rows(f.items, seq_plain), packed = pack_rows(f.items, seq_packed);
   ASSERT_LT((size_t)packed.B * packed.T, (size_t)plain.B * plain.T) << "packing must save tokens here";
-  const auto pos_plain = scored_positions(seq_plain, plain.T), pos_packed = scored_positions(seq_packed, packed.T);
+  const auto pos_plain = scored_positions(seq_plain), pos_packed = scored_positions(seq_packed);
   ASSERT_EQ(pos_plain.size(), pos_packed.size());
   size_t expected = 0;
   for (const PackItem& it : f.items) expected += it.scored ? it.completion->size() : 0;
