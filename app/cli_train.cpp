@@ -81,6 +81,7 @@ void add_train(CLI::App& app) {
     if (steps > 0) {
       cfg.train.steps = steps;
       cfg.train.warmup_steps = std::min(cfg.train.warmup_steps, steps);
+      if (cfg.train.decay_steps > steps) cfg.train.decay_steps = 0;  // decay to the new last step
     }
     if (!data.empty()) {
       if (!fs::is_regular_file(data)) throw IoError("--data: '" + data + "' is not a readable file");

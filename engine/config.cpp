@@ -77,6 +77,7 @@ void for_each_key(Cfg& c, F&& f) {
   f("train", "min_lr", t.min_lr);
   f("train", "warmup_steps", t.warmup_steps);
   f("train", "lr_schedule", t.lr_schedule);
+  f("train", "decay_steps", t.decay_steps);
   f("train", "beta1", t.beta1);
   f("train", "beta2", t.beta2);
   f("train", "adam_eps", t.adam_eps);
@@ -416,6 +417,11 @@ void validate_train(const TrainConfig& t, const ModelConfig& m, const Checker& c
   c.non_negative("train.warmup_steps", t.warmup_steps);
   c.not_above("train.warmup_steps", t.warmup_steps, "train.steps", t.steps);
   c.one_of("train.lr_schedule", t.lr_schedule, {"cosine", "constant"});
+  c.non_negative("train.decay_steps", t.decay_steps);
+  c.not_above("train.decay_steps", t.decay_steps, "train.steps", t.steps);
+  if (t.decay_steps > 0 && t.decay_steps <= t.warmup_steps)
+    c.fail("train.decay_steps", str(t.decay_steps) + " must be larger than train.warmup_steps (" + str(t.warmup_steps) +
+                                    ") or 0 (decay to the last step)");
   if (!(t.beta1 >= 0 && t.beta1 < 1)) c.fail("train.beta1", str(t.beta1) + " is not in [0, 1)");
   if (!(t.beta2 >= 0 && t.beta2 < 1)) c.fail("train.beta2", str(t.beta2) + " is not in [0, 1)");
   c.above_zero("train.adam_eps", t.adam_eps);

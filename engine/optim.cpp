@@ -10,7 +10,8 @@ namespace aha {
 double learning_rate(const TrainConfig& t, int step) {
   if (t.warmup_steps > 0 && step < t.warmup_steps) return t.lr * (step + 1) / t.warmup_steps;
   if (t.lr_schedule == "constant") return t.lr;
-  const int decay = std::max(1, t.steps - t.warmup_steps);
+  const int end = t.decay_steps > 0 ? t.decay_steps : t.steps;  // min_lr from here on
+  const int decay = std::max(1, end - t.warmup_steps);
   const double progress = std::min(1.0, (double)(step - t.warmup_steps) / decay);
   return t.min_lr + 0.5 * (t.lr - t.min_lr) * (1.0 + std::cos(M_PI * progress));
 }

@@ -28,6 +28,7 @@ TrainConfig grpo_train_config(const RunConfig& cfg) {
   t.steps = cfg.grpo.steps;
   t.warmup_steps = cfg.grpo.warmup_steps;
   t.lr_schedule = "constant";
+  t.decay_steps = 0;
   t.grad_accum = 1;
   t.head_lr_scale = cfg.grpo.head_lr_scale;
   return t;

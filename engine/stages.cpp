@@ -142,6 +142,7 @@ TrainConfig sft_train_config(const RunConfig& cfg) {
   t.lr = cfg.sft.lr;
   t.min_lr = cfg.sft.lr * 0.1;
   t.steps = cfg.sft.steps;
+  t.decay_steps = 0;  // pretraining's decay step means nothing here: decay over SFT's steps
   t.warmup_steps = std::min(20, std::max(1, cfg.sft.steps / 10));
   t.batch_size = cfg.sft.batch_size;
   t.seq_len = cfg.sft.seq_len;

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "engine/config.h"
+#include "engine/optim.h"
 #include "engine/error.h"
 
 namespace fs = std::filesystem;
@@ -72,6 +73,7 @@ void expect_same(const RunConfig& a, const RunConfig& b) {
   EXPECT_EQ(t.min_lr, u.min_lr);
   EXPECT_EQ(t.warmup_steps, u.warmup_steps);
   EXPECT_EQ(t.lr_schedule, u.lr_schedule);
+  EXPECT_EQ(t.decay_steps, u.decay_steps);
   EXPECT_EQ(t.beta1, u.beta1);
   EXPECT_EQ(t.beta2, u.beta2);
   EXPECT_EQ(t.adam_eps, u.adam_eps);
@@ -404,6 +406,32 @@ TEST(ConfigReject, LearningRates) {
   EXPECT_CONTAINS(error_of("[train]\nlr = 0\n"), "train.lr: must be > 0, got 0.0");
   EXPECT_CONTAINS(error_of("[train]\nmin_lr = 0.01\n"), "train.min_lr: 0.01 is larger than train.lr (0.003)");
   EXPECT_CONTAINS(error_of("[train]\nmin_lr = -0.1\n"), "train.min_lr: must be >= 0, got -0.1");
+}
+
+TEST(ConfigReject, DecayStepsOutsideTheRun) {
+  EXPECT_CONTAINS(error_of("[train]\ndecay_steps = -1\n"), "train.decay_steps: must be >= 0, got -1");
+  EXPECT_CONTAINS(error_of("[train]\nsteps = 100\ndecay_steps = 101\n"),
+                  "train.decay_steps: 101 is larger than train.steps (100)");
+  EXPECT_CONTAINS(error_of("[train]\nwarmup_steps = 20\ndecay_steps = 20\n"),
+                  "train.decay_steps: 20 must be larger than train.warmup_steps (20)");
+}
+
+TEST(TrainSchedule, DecayStepsReachesTheFloorEarlyAndStaysThere) {
+  aha::TrainConfig t;
+  t.steps = 1000;
+  t.warmup_steps = 10;
+  t.lr = 0.006;
+  t.min_lr = 0.0003;
+  // decay_steps = 0: the cosine ends at the last step (the rule before the key existed)
+  EXPECT_DOUBLE_EQ(aha::learning_rate(t, 505), 0.5 * (0.006 + 0.0003));
+  EXPECT_GT(aha::learning_rate(t, 900), 0.0003 + 1e-6);
+  EXPECT_DOUBLE_EQ(aha::learning_rate(t, 1000), 0.0003);
+  t.decay_steps = 410;
+  EXPECT_DOUBLE_EQ(aha::learning_rate(t, 5), 0.006 * 6 / 10);  // warm-up unchanged
+  EXPECT_DOUBLE_EQ(aha::learning_rate(t, 10), 0.006);
+  EXPECT_DOUBLE_EQ(aha::learning_rate(t, 210), 0.5 * (0.006 + 0.0003));  // half way to step 410
+  EXPECT_DOUBLE_EQ(aha::learning_rate(t, 410), 0.0003);
+  EXPECT_DOUBLE_EQ(aha::learning_rate(t, 900), 0.0003);  // the floor until the end
 }
 
 TEST(ConfigReject, AdamBetasOutOfRange) {

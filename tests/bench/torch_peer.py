@@ -49,7 +49,7 @@ MODEL_DEFAULTS = dict(
     max_position_embeddings=2048, initializer_range=0.02, aux_loss_alpha=1e-4,
     bias_update_speed=1e-3, mtp_loss_weight=0.3)
 TRAIN_DEFAULTS = dict(seed=1234, batch_size=8, seq_len=256, grad_accum=1, steps=300, lr=3e-3,
-                      min_lr=3e-4, warmup_steps=20, lr_schedule="cosine", beta1=0.9, beta2=0.95,
+                      min_lr=3e-4, warmup_steps=20, lr_schedule="cosine", decay_steps=0, beta1=0.9, beta2=0.95,
                       adam_eps=1e-8, weight_decay=0.1, grad_clip=1.0)
 
 def model_config(d):
@@ -304,7 +304,8 @@ def learning_rate(t, step):
         return t.lr * (step + 1) / t.warmup_steps
     if t.lr_schedule == "constant":
         return t.lr
-    progress = min(1.0, (step - t.warmup_steps) / max(1, t.steps - t.warmup_steps))
+    end = t.decay_steps if t.decay_steps > 0 else t.steps
+    progress = min(1.0, (step - t.warmup_steps) / max(1, end - t.warmup_steps))
     return t.min_lr + 0.5 * (t.lr - t.min_lr) * (1.0 + math.cos(math.pi * progress))
 
 def cmd_bench(args):
@@ -314,6 +315,8 @@ def cmd_bench(args):
                                                 if k in TRAIN_DEFAULTS}})
     t.steps = args.steps + 2                                  # as engine/bench.cpp
     t.warmup_steps = min(t.warmup_steps, t.steps)
+    if t.decay_steps > t.steps:
+        t.decay_steps = 0
     torch.set_num_threads(THREADS)
     torch.manual_seed(t.seed)
     model = DeepseekV3(c).init_weights().train()
