@@ -57,8 +57,7 @@ struct TrainConfig {
   int warmup_steps = 20;
   std::string lr_schedule = "cosine"; // "cosine" | "constant"
   // cosine: the step at which the decay reaches min_lr; the rate stays there after it
-  // (0 = the last step). A short decay then a long floor: when a skill settles only at
-  // low rates, this reaches them earlier in the same number of steps.
+  // (0 = the last step)
   int decay_steps = 0;
   double beta1 = 0.9;
   double beta2 = 0.95;

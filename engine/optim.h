@@ -24,8 +24,8 @@ class AdamW {
   int64_t t = 0;            // updates done
 
  private:
-  // Runs of neighbouring tensors with the same treatment (decay or not), so the update is
-  // a few long loops instead of one call per tensor.
+  // Runs of neighbouring tensors with the same treatment (decay or not, learning-rate
+  // multiplier), so the update is a few long loops instead of one call per tensor.
   struct Segment { size_t offset, numel; bool decay; double lr_scale; };
   std::vector<Segment> segments_;
 };

@@ -7,12 +7,12 @@
 #include <map>
 
 #include "engine/config.h"
-#include "grad_check.h"
 #include "engine/error.h"
 #include "engine/grpo_pack.h"
 #include "engine/model.h"
 #include "engine/rng.h"
 #include "kernels/cpu/ops.h"
+#include "grad_check.h"
 
 namespace aha {
 namespace {
