@@ -10,11 +10,14 @@
 
 #include "engine/config.h"
 #include "engine/params.h"
+#include "kernels/cpu/aligned.h"
 #include "kernels/cpu/ops.h"
 
 namespace aha {
 
-using Buf = std::vector<float>;
+// Activation buffers are cache-line aligned (kernels/cpu/aligned.h: unaligned rows made
+// every AVX-512 load straddle two lines).
+using Buf = kernels::AlignedFloats;
 inline void ensure(Buf& b, size_t n) { if (b.size() < n) b.resize(n); }
 
 // ---- MLA ----------------------------------------------------------------------------

@@ -67,7 +67,7 @@ class Model {
   void logits(const int32_t* tokens, int B, int T, AttnPath path, std::vector<float>& out);
   // The absorbed path's KV cache from the last logits() call with AttnPath::Absorbed:
   // layer l holds [B·T, kv_lora_rank + qk_rope_head_dim] values.
-  const std::vector<float>& absorbed_cache(int layer) const { return blocks_acts_[layer].mla.k; }
+  const Buf& absorbed_cache(int layer) const { return blocks_acts_[layer].mla.k; }
 
   // Auxiliary-loss-free balancing, after each optimiser step: b_i += γ·sign(mean − load_i)
   // over the tokens routed since the last call (the whole batch); then resets the loads.

@@ -13,6 +13,7 @@
 
 #include "grad_check.h"
 #include "kernels/cpu/ops.h"
+#include "kernels/cpu/small_gemm.h"
 
 namespace aha::kernels {
 namespace {
@@ -267,6 +268,60 @@ TEST(OpGrad, AttentionWithGaps) {
     o.attention_forward(o1.data(), l1.data(), q1.data(), k1.data(), v1.data(), one);
     for (int i = 0; i < one.ldo; i++)
       EXPECT_NEAR(o1[(seen.size() - 1) * one.ldo + i], c.out[8 * s.ldo + i], 1e-5) << "output " << i;
+  }
+}
+
+// small_gemm (attention's register-blocked kernel) against plain loops: every tile width
+// it picks (1-4 vectors, column tails), row counts past its 1,024-row rounds, A stored
+// transposed, accumulation, and each causal limit. As its callers do, A is zero outside
+// each row's own k range (a row tile reduces over the union of its rows' ranges); columns
+// past a row's causal limit are not specified (callers ignore them).
+TEST(SmallGemm, MatchesPlainLoops) {
+  struct Case { int M, N, K; bool transA, acc; TileLimits lim; };
+  std::vector<Case> cases;
+  for (int N : {1, 15, 16, 31, 32, 33, 47, 48, 64, 65, 100, 130})
+    for (int M : {1, 5, 13, 64})
+      for (int K : {1, 17, 48}) cases.push_back({M, N, K, (M + N + K) % 2 == 1, N % 3 == 0, {}});
+  cases.push_back({1100, 48, 20, true, true, {}});
+  cases.push_back({1030, 33, 7, false, false, {}});
+  TileLimits ncausal, kend, kbegin;
+  ncausal.n_end_off = 3;
+  kend.k_end_off = 5;
+  kbegin.k_begin_off = -10;
+  for (const TileLimits& lim : {ncausal, kend, kbegin})
+    for (int N : {20, 48, 70}) {
+      cases.push_back({70, N, 70, false, true, lim});
+      cases.push_back({70, N, 70, true, false, lim});
+    }
+  for (const Case& c : cases) {
+    SCOPED_TRACE("M " + std::to_string(c.M) + " N " + std::to_string(c.N) + " K " + std::to_string(c.K) +
+                 (c.transA ? " A^T" : "") + (c.acc ? " accumulate" : ""));
+    const long ars = c.transA ? 1 : c.K, acs = c.transA ? c.M : 1;  // A^T: stored [K, M]
+    auto k_range = [&](int i, int& k0, int& k1) {
+      k0 = std::max(0, i + c.lim.k_begin_off);
+      k1 = std::min(c.K, std::max(k0, i + 1 + c.lim.k_end_off));
+    };
+    Vec A = random_vec((size_t)c.M * c.K, 1);
+    for (int i = 0; i < c.M; i++) {
+      int k0, k1;
+      k_range(i, k0, k1);
+      for (int k = 0; k < c.K; k++)
+        if (k < k0 || k >= k1) A[(size_t)i * ars + (size_t)k * acs] = 0.0f;
+    }
+    const int ldb = c.N + 3, ldc = c.N + 5;
+    const Vec B = random_vec((size_t)c.K * ldb, 2), C0 = random_vec((size_t)c.M * ldc, 3);
+    Vec C = C0;
+    const float alpha = 0.7f;
+    small_gemm(c.M, c.N, c.K, alpha, A.data(), ars, acs, B.data(), ldb, C.data(), ldc, c.acc, c.lim);
+    for (int i = 0; i < c.M; i++) {
+      const int n_need = std::min(c.N, i + 1 + c.lim.n_end_off);  // columns row i must have
+      for (int j = 0; j < n_need; j++) {
+        double sum = 0.0;
+        for (int k = 0; k < c.K; k++) sum += (double)A[(size_t)i * ars + (size_t)k * acs] * B[(size_t)k * ldb + j];
+        const double want = (c.acc ? C0[(size_t)i * ldc + j] : 0.0) + alpha * sum;
+        ASSERT_NEAR(C[(size_t)i * ldc + j], want, 1e-4 * (1 + std::fabs(want))) << "at (" << i << ", " << j << ")";
+      }
+    }
   }
 }
 

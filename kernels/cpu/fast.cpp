@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "kernels/cpu/fast.h"
+#include "kernels/cpu/aligned.h"
 #include "kernels/cpu/decode_scores.h"
 #include "kernels/cpu/simd.h"
 #include "kernels/cpu/small_gemm.h"
@@ -255,7 +256,9 @@ constexpr int kQBlock = 64;
 // Rows a power-of-two apart (T = 256, 512 floats) all fall into the same few L1 sets, so a
 // key panel evicted itself before the next row tile reused it (QK^T ran at 120 GFLOP/s
 // per core instead of 160).
-inline int padded(int T) { return T + 16; }
+inline int padded(int T) { return (T + 15) / 16 * 16 + 16; }  // also keeps rows 64-byte aligned
+// Floats per thread of scratch, rounded to whole cache lines so every thread's part starts one.
+inline size_t lines(size_t floats) { return (floats + 15) / 16 * 16; }
 constexpr int kDecodeQueries = 4;  // at most this many queries per sequence: decode_attention
 
 namespace {
@@ -289,7 +292,7 @@ void CpuOps::decode_attention(float* out, float* lse, const float* q, const floa
   const int items = base * slices;
   const int M4 = (s.Tq * group + 3) / 4 * 4;  // query vectors of one item, padded to 4
   const size_t per = (size_t)M4 * s.Dk + (size_t)M4 * s.Tk;
-  std::vector<float> scratch(per * std::min(nt, items));  // allocated outside the region
+  AlignedFloats scratch(per * std::min(nt, items));  // allocated outside the region
   const int vis0 = s.Tk - s.Tq;
 #pragma omp parallel for num_threads(std::min(nt, items)) schedule(static)
   for (int it = 0; it < items; it++) {
@@ -329,8 +332,8 @@ void CpuOps::attention_forward(float* out, float* lse, const float* q, const flo
   // inside one would terminate the process.
   const int nt = omp_get_max_threads();
   const int ldkt = padded(s.Tk);
-  const size_t per = (size_t)kQBlock * s.Tk + (size_t)s.Dk * ldkt + (size_t)s.Tk * s.Dv;
-  std::vector<float> scratch(per * nt);
+  const size_t per = lines((size_t)kQBlock * s.Tk + (size_t)s.Dk * ldkt + (size_t)s.Tk * s.Dv);
+  AlignedFloats scratch(per * nt);
 #pragma omp parallel num_threads(nt)
   {
     float* S = scratch.data() + per * omp_get_thread_num();  // [kQBlock, Tk] scores
@@ -382,8 +385,8 @@ void CpuOps::attention_backward(float* dq, float* dk, float* dv, const float* do
   const int BG = s.B * s.Hkv;
   const int nt = omp_get_max_threads();
   const int ldt = padded(T);
-  const size_t per = 2 * (size_t)kQBlock * T + (size_t)(s.Dk + s.Dv) * ldt;
-  std::vector<float> scratch(per * nt);  // allocated outside the parallel region (see forward)
+  const size_t per = lines(2 * (size_t)kQBlock * T + (size_t)(s.Dk + s.Dv) * ldt);
+  AlignedFloats scratch(per * nt);  // allocated outside the parallel region (see forward)
 #pragma omp parallel num_threads(nt)
   {
     float* P = scratch.data() + per * omp_get_thread_num();

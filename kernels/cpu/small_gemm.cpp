@@ -13,6 +13,7 @@ namespace aha::kernels {
 namespace avx512 {
 using vec = __m512;
 constexpr int W = 16;
+constexpr int kAcc = 24, kMaxNV = 4;  // 32 zmm registers: 24 accumulators + B vectors + a broadcast
 inline vec zero() { return _mm512_setzero_ps(); }
 inline vec load(const float* p) { return _mm512_loadu_ps(p); }
 inline void store(float* p, vec v) { _mm512_storeu_ps(p, v); }
@@ -28,6 +29,7 @@ inline vec mul(vec a, vec b) { return _mm512_mul_ps(a, b); }
 namespace avx2 {
 using vec = __m256;
 constexpr int W = 8;
+constexpr int kAcc = 12, kMaxNV = 2;  // 16 ymm registers: 12 accumulators + 2 B vectors + a broadcast
 inline vec zero() { return _mm256_setzero_ps(); }
 inline vec load(const float* p) { return _mm256_loadu_ps(p); }
 inline void store(float* p, vec v) { _mm256_storeu_ps(p, v); }
