@@ -14,6 +14,7 @@
 #include "grad_check.h"
 #include "kernels/cpu/ops.h"
 #include "kernels/cpu/small_gemm.h"
+#include "kernels/cpu/softmax_rows.h"
 
 namespace aha::kernels {
 namespace {
@@ -323,6 +324,53 @@ TEST(SmallGemm, MatchesPlainLoops) {
       }
     }
   }
+}
+
+// The hand-vectorised row exponentials of attention against double-precision exp, on
+// both instruction sets (AVX-512 where the CPU has it): every row length around the
+// vector widths, -inf (hidden keys: exactly 0), very negative scores (underflow to 0,
+// never a denormal garbage value) and NaN (kept, so a broken step still shows).
+TEST(SoftmaxRows, MatchDoublePrecisionOnEveryInstructionSet) {
+  struct Isa { const char* name; float (*exp_row)(float*, int, float*); void (*grad)(float*, float*, int, float, float, float); };
+  std::vector<Isa> isas = {{"avx2", isa::exp_row_avx2, isa::softmax_grad_row_avx2}};
+  if (isa::has_avx512()) isas.push_back({"avx512", isa::exp_row_avx512, isa::softmax_grad_row_avx512});
+  for (const Isa& is : isas)
+    for (int n : {1, 7, 8, 9, 15, 16, 17, 31, 33, 64, 100}) {
+      SCOPED_TRACE(std::string(is.name) + " n " + std::to_string(n));
+      Vec s = random_vec(n + 4, 5);
+      for (float& x : s) x *= 8.0f;
+      if (n > 3) s[2] = -INFINITY;
+      if (n > 5) s[4] = -200.0f;
+      const Vec in = s;
+      float inv = 0.0f;
+      const float lse = is.exp_row(s.data(), n, &inv);
+      double mx = -INFINITY, sum = 0.0;
+      for (int j = 0; j < n; j++) mx = std::max(mx, (double)in[j]);
+      for (int j = 0; j < n; j++) sum += std::exp((double)in[j] - mx);
+      EXPECT_NEAR(lse, mx + std::log(sum), 1e-5 * (1 + std::fabs(mx)));
+      EXPECT_NEAR(inv, 1.0 / sum, 1e-6 / sum);
+      for (int j = 0; j < n; j++) {
+        const double want = std::exp((double)in[j] - mx);
+        if (std::isinf(in[j]) || in[j] - mx < -87.0) EXPECT_EQ(s[j], 0.0f) << "at " << j;
+        else  // relative: the polynomial's 2e-6 plus the float rounding of the argument x - max
+          EXPECT_NEAR(s[j], want, want * (2e-6 + 1.2e-7 * std::fabs(in[j] - mx)) + 1e-30) << "at " << j;
+      }
+      for (int j = n; j < n + 4; j++) EXPECT_EQ(s[j], in[j]) << "wrote past the row at " << j;
+      // backward: p from the saved lse, dp = p (dp - doo) scale
+      Vec p = in, dp = random_vec(n + 4, 6);
+      const Vec dp0 = dp;
+      is.grad(p.data(), dp.data(), n, lse, 0.3f, 0.5f);
+      for (int j = 0; j < n; j++) {
+        const double pj = std::isinf(in[j]) ? 0.0 : std::exp((double)in[j] - lse);
+        if (std::isinf(in[j])) EXPECT_EQ(p[j], 0.0f) << "at " << j;
+        else EXPECT_NEAR(p[j], pj, pj * (2e-6 + 1.2e-7 * std::fabs(in[j] - lse)) + 1e-30) << "at " << j;
+        EXPECT_NEAR(dp[j], pj * (dp0[j] - 0.3) * 0.5, 1e-5 * (1 + std::fabs(dp0[j]))) << "at " << j;
+      }
+      for (int j = n; j < n + 4; j++) EXPECT_EQ(dp[j], dp0[j]) << "wrote past the row at " << j;
+      Vec bad = {1.0f, NAN, 2.0f};
+      is.grad(bad.data(), dp.data(), 3, 0.0f, 0.0f, 1.0f);
+      EXPECT_TRUE(std::isnan(bad[1])) << "NaN must survive the exponential";
+    }
 }
 
 TEST(OpGrad, SwiGlu) {

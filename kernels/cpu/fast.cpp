@@ -24,6 +24,7 @@
 #include "kernels/cpu/decode_scores.h"
 #include "kernels/cpu/simd.h"
 #include "kernels/cpu/small_gemm.h"
+#include "kernels/cpu/softmax_rows.h"
 #include "engine/error.h"
 
 namespace aha::kernels {
@@ -98,24 +99,11 @@ AHA_CLONES void swiglu_back_rows(float* dgu, const float* dh, const float* gu, i
 }
 
 // Softmax of one row in place, returning log-sum-exp; the row is already scaled.
-// Written as separate simple loops: GCC vectorised none of it when max, exp and the
-// sum shared one loop (it was a quarter of attention's time).
 AHA_CLONES float softmax_row(float* s, int n) {
-  float mx = -INFINITY;
-#pragma omp simd reduction(max : mx)
-  for (int j = 0; j < n; j++) mx = s[j] > mx ? s[j] : mx;
-  for (int j = 0; j < n; j++) s[j] = fast_expf(s[j] - mx);
-  float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-  for (int j = 0; j < n; j++) sum += s[j];
-  const float inv = 1.0f / sum;
+  float inv;
+  const float lse = exp_row(s, n, &inv);
   for (int j = 0; j < n; j++) s[j] *= inv;
-  return mx + std::log(sum);
-}
-
-// p[j] = exp(p[j] - l) for j < n (attention probabilities from saved log-sum-exp)
-AHA_CLONES void exp_shifted(float* p, int n, float l) {
-  for (int j = 0; j < n; j++) p[j] = fast_expf(p[j] - l);
+  return lse;
 }
 
 AHA_CLONES void adamw_range(float* p, const float* g, float* m, float* v, size_t i0, size_t i1,
@@ -332,13 +320,14 @@ void CpuOps::attention_forward(float* out, float* lse, const float* q, const flo
   // inside one would terminate the process.
   const int nt = omp_get_max_threads();
   const int ldkt = padded(s.Tk);
-  const size_t per = lines((size_t)kQBlock * s.Tk + (size_t)s.Dk * ldkt + (size_t)s.Tk * s.Dv);
+  const size_t per = lines((size_t)kQBlock * s.Tk + (size_t)s.Dk * ldkt + (size_t)s.Tk * s.Dv + kQBlock);
   AlignedFloats scratch(per * nt);
 #pragma omp parallel num_threads(nt)
   {
     float* S = scratch.data() + per * omp_get_thread_num();  // [kQBlock, Tk] scores
     float* Kt = S + (size_t)kQBlock * s.Tk;                  // [Dk, ldkt] keys transposed
     float* Vp = Kt + (size_t)s.Dk * ldkt;                    // [Tk, Dv] values packed
+    float* inv = Vp + (size_t)s.Tk * s.Dv;                   // [kQBlock] 1 / Σ weights per row
 #pragma omp for schedule(static)
     for (int bh = 0; bh < BH; bh++) {
       const int b = bh / s.H, h = bh % s.H, g = h / group;
@@ -355,6 +344,8 @@ void CpuOps::attention_forward(float* out, float* lse, const float* q, const flo
         TileLimits causal;
         causal.n_end_off = c;
         small_gemm(rows, keys, s.Dk, s.scale, Q, s.ldq, 1, Kt, ldkt, S, keys, false, causal);
+        // unnormalised weights e = exp(s − max) in S; O = (e · V) / Σe, the division
+        // applied to O's Dv columns instead of the row's keys
         for (int t = 0; t < rows; t++) {
           const int n = c + t + 1;
           float* row = S + (size_t)t * keys;
@@ -363,12 +354,14 @@ void CpuOps::attention_forward(float* out, float* lse, const float* q, const flo
             const int lo = std::min(s.gap_begin[q_row], n), hi = std::max(lo, std::min(s.gap_end[q_row], n));
             std::fill(row + lo, row + hi, -INFINITY);
           }
-          lse[(size_t)bh * s.Tq + r0 + t] = softmax_row(row, n);
+          lse[(size_t)bh * s.Tq + r0 + t] = exp_row(row, n, inv + t);
           std::fill(row + n, row + keys, 0.0f);
         }
         TileLimits kc;
         kc.k_end_off = c;
         small_gemm(rows, s.Dv, keys, 1.0f, S, keys, 1, Vp, s.Dv, O, s.ldo, false, kc);
+        for (int t = 0; t < rows; t++)
+          for (int i = 0; i < s.Dv; i++) O[(size_t)t * s.ldo + i] *= inv[t];
       }
     }
   }
@@ -427,15 +420,13 @@ void CpuOps::attention_backward(float* dq, float* dk, float* dv, const float* do
             float doo = 0.0f;
 #pragma omp simd reduction(+ : doo)
             for (int i = 0; i < s.Dv; i++) doo += dO[(size_t)t * s.ldo + i] * O[(size_t)t * s.ldo + i];
-            const float l = L[r0 + t];
             const int n = r0 + t + 1;
-            exp_shifted(p, n, l);
-            if (s.gap_begin) {  // hidden keys: probability 0, as in the forward
+            if (s.gap_begin) {  // hidden keys: score -inf, probability 0, as in the forward
               const size_t q_row = (size_t)b * T + r0 + t;
               const int lo = std::min(s.gap_begin[q_row], n), hi = std::max(lo, std::min(s.gap_end[q_row], n));
-              std::fill(p + lo, p + hi, 0.0f);
+              std::fill(p + lo, p + hi, -INFINITY);
             }
-            for (int j = 0; j < n; j++) dp[j] = p[j] * (dp[j] - doo) * s.scale;
+            softmax_grad_row(p, dp, n, L[r0 + t], doo, s.scale);
             for (int j = n; j < keys; j++) { p[j] = 0.0f; dp[j] = 0.0f; }
           }
           // dV[keys, Dv] += Pᵀ · dO   (A = Pᵀ: element (j, i) at P[i·keys + j])
