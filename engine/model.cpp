@@ -128,8 +128,19 @@ double masked_mean(const float* loss, const float* mask, int N, double& denom) {
 }
 }  // namespace
 
-LossParts Model::forward_backward(const Batch& batch, float loss_scale) {
-  return run(batch, loss_scale, true);
+LossParts Model::forward_backward(const Batch& batch, float loss_scale, const LossNorm* norm) {
+  return run(batch, loss_scale, true, nullptr, nullptr, nullptr, norm);
+}
+
+LossNorm Model::loss_norm(const Batch& bt) const {
+  LossNorm n;
+  const int B = bt.B, T = bt.T, D = cfg.num_nextn_predict_layers;
+  for (float m : bt.mask) n.lm += m;
+  n.mtp.assign(D, 0.0);
+  for (int k = 0; k < D; k++)  // depth k scores position i + k + 1 (see run)
+    for (int b = 0; b < B; b++)
+      for (int i = 0; i + k + 1 < T; i++) n.mtp[k] += bt.mask[(size_t)b * T + i + k + 1];
+  return n;
 }
 LossParts Model::forward_loss(const Batch& batch) { return run(batch, 1.0f, false); }
 
@@ -188,7 +199,7 @@ void check_packed(const Batch& bt, int mtp_depths, int max_positions) {
 }  // namespace
 
 LossParts Model::run(const Batch& bt, float loss_scale, bool backward, const TokenObjective* objective,
-                     std::vector<float>* logp, std::vector<float>* entropy) {
+                     std::vector<float>* logp, std::vector<float>* entropy, const LossNorm* norm) {
   const ModelConfig& c = cfg;
   const int B = bt.B, T = bt.T, N = B * T, d = c.hidden_size, V = c.vocab_size;
   const int L = c.num_hidden_layers, D = objective ? 0 : c.num_nextn_predict_layers;
@@ -224,6 +235,13 @@ LossParts Model::run(const Batch& bt, float loss_scale, bool backward, const Tok
   head_loss(xs_[L].data(), norm_, hn_, hn_rstd_, logits_, loss_, tgt.data(), N);
   LossParts out;
   out.lm = masked_mean(loss_.data(), bt.mask.data(), N, out.scored_tokens);
+  // a shard of a larger batch: its additive part of the whole batch's mean
+  const double lm_denom = norm ? norm->lm : out.scored_tokens;
+  if (norm) out.lm = norm->lm > 0 ? out.lm * out.scored_tokens / norm->lm : 0.0;
+  const double rows_share = norm ? norm->rows_share : 1.0;
+  if (norm && (int)norm->mtp.size() != D)
+    throw InvalidArgument("loss norm: " + std::to_string(norm->mtp.size()) + " MTP denominators for " +
+                          std::to_string(D) + " depths");
   std::vector<float> dlogp;
   if (objective) {
     logp->assign(N, 0.0f);
@@ -233,7 +251,7 @@ LossParts Model::run(const Batch& bt, float loss_scale, bool backward, const Tok
     out.lm = (*objective)(*logp, dlogp);
   }
   for (int l = 0; l < L; l++)
-    if (blocks_[l].moe) out.balance += blocks_acts_[l].moe.r.balance_loss;
+    if (blocks_[l].moe) out.balance += rows_share * blocks_acts_[l].moe.r.balance_loss;
 
   // ---- forward: MTP depths. Depth k at position i reads token i+k and predicts i+k+1.
   const float* hprev = xs_[L].data();
@@ -261,7 +279,11 @@ LossParts Model::run(const Batch& bt, float loss_scale, bool backward, const Tok
     block_forward(lin_ops(), c, params, m.block, a.block, a.hout.data(), a.hp.data(), pos_.data(), B, T);
     head_loss(a.hout.data(), m.head_norm, a.sh, a.sh_rstd, a.logits, a.loss, a.tgt.data(), N);
     out.mtp.push_back(masked_mean(a.loss.data(), a.mask.data(), N, mtp_denom[k]));
-    if (m.block.moe) out.balance += a.block.moe.r.balance_loss;
+    if (norm) {  // this shard's part of the whole batch's mean, and the whole batch's denominator
+      out.mtp.back() = norm->mtp[k] > 0 ? out.mtp.back() * mtp_denom[k] / norm->mtp[k] : 0.0;
+      mtp_denom[k] = norm->mtp[k];
+    }
+    if (m.block.moe) out.balance += rows_share * a.block.moe.r.balance_loss;
     hprev = a.hout.data();
   }
   double mtp_mean = 0.0;
@@ -291,7 +313,7 @@ LossParts Model::run(const Batch& bt, float loss_scale, bool backward, const Tok
     if (dnext) ops_.axpy(a.dhout.data(), dnext->data(), 1.0f, (size_t)N * d);
     lin_layer(L + (int)k);
     block_backward(lin_ops(), c, params, m.block, a.block, a.dh.data(), a.dhout.data(), a.hp.data(),
-                   pos_.data(), B, T, loss_scale);
+                   pos_.data(), B, T, loss_scale * rows_share);
     // a.dh = dL/d hp; through eh_proj to en and hn
     linear_bwd_dw(ops_, params.g(m.eh_proj), a.dh.data(), a.en.data(), N, d, d, 0, 0, 2 * d);
     linear_bwd_dw(ops_, params.g(m.eh_proj) + d, a.dh.data(), a.hn.data(), N, d, d, 0, 0, 2 * d);
@@ -316,7 +338,7 @@ LossParts Model::run(const Batch& bt, float loss_scale, bool backward, const Tok
       dloss_[n] = tgt[n] >= 0 ? -loss_scale * dlogp[n] : 0.0f;
     }
   } else {
-    const double wl = out.scored_tokens > 0 ? loss_scale / out.scored_tokens : 0.0;
+    const double wl = lm_denom > 0 ? loss_scale / lm_denom : 0.0;
     for (int n = 0; n < N; n++) dloss_[n] = (float)(wl * bt.mask[n]);
   }
   ops_.xent_backward(logits_.data(), logits_.data(), tgt.data(), dloss_.data(), N, V);
@@ -330,7 +352,7 @@ LossParts Model::run(const Batch& bt, float loss_scale, bool backward, const Tok
   for (int l = L - 1; l >= 0; l--) {
     lin_layer(l);
     block_backward(lin_ops(), c, params, blocks_[l], blocks_acts_[l], dtmp_.data(), dh_.data(),
-                   xs_[l].data(), rows, B, T, loss_scale);
+                   xs_[l].data(), rows, B, T, loss_scale * rows_share);
     std::swap(dh_, dtmp_);
   }
   ops_.scatter_add_rows(params.g(embed_), dh_.data(), bt.inputs.data(), nullptr, N, d);
@@ -595,6 +617,17 @@ std::vector<Model::MoeLayerState> Model::moe_state() const {
   for (size_t l = 0; l < blocks_.size(); l++) add((int)l, blocks_[l], blocks_acts_[l].moe);
   for (size_t k = 0; k < mtp_.size(); k++) add((int)(blocks_.size() + k), mtp_[k].block, mtp_acts_[k].block.moe);
   return out;
+}
+
+void Model::take_expert_load(Model& other) {
+  auto add = [&](MoeActs& to, MoeActs& from) {
+    if (from.load.empty()) return;
+    if (to.load.empty()) to.load.assign(cfg.n_routed_experts, 0);
+    for (size_t e = 0; e < to.load.size(); e++) to.load[e] += from.load[e];
+    from.load.assign(cfg.n_routed_experts, 0);
+  };
+  for (size_t l = 0; l < blocks_.size(); l++) add(blocks_acts_[l].moe, other.blocks_acts_[l].moe);
+  for (size_t k = 0; k < mtp_.size(); k++) add(mtp_acts_[k].block.moe, other.mtp_acts_[k].block.moe);
 }
 
 void Model::reset_expert_load() {

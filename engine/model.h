@@ -39,6 +39,15 @@ struct LossParts {
   double scored_tokens = 0.0;    // Σ mask
 };
 
+// The denominators of a whole batch's loss, for a shard of its rows (data parallelism,
+// engine/data_parallel.h): a shard normalised by them returns and back-propagates its
+// additive part of the whole batch's loss, so the shards' sums equal one pass over all rows.
+struct LossNorm {
+  double lm = 0.0;               // Σ mask over the batch
+  std::vector<double> mtp;       // per MTP depth, Σ of that depth's mask
+  double rows_share = 1.0;       // shard rows / batch rows (the balance loss is a mean over rows)
+};
+
 class Model {
  public:
   Model(const ModelConfig& cfg, kernels::Ops& ops);
@@ -47,7 +56,10 @@ class Model {
   void init_weights(uint64_t seed);
   // Forward and backward; gradients are ADDED to params.grads, scaled by loss_scale
   // (1/grad_accum for accumulation). Throws NumericError on a non-finite loss.
-  LossParts forward_backward(const Batch& batch, float loss_scale = 1.0f);
+  // norm: normalise by a whole batch's denominators instead of this batch's (a shard).
+  LossParts forward_backward(const Batch& batch, float loss_scale = 1.0f, const LossNorm* norm = nullptr);
+  // The denominators of `batch` as a whole (see LossNorm).
+  LossNorm loss_norm(const Batch& batch) const;
   // Forward only.
   LossParts forward_loss(const Batch& batch);
 
@@ -74,6 +86,8 @@ class Model {
   void update_router_bias();
   // Forgets the loads counted since the last update (after evaluation forwards).
   void reset_expert_load();
+  // Adds the loads `other` (a data-parallel replica) counted to this model's and resets them.
+  void take_expert_load(Model& other);
   // Tokens routed to each expert of each MoE layer since the last update_router_bias().
   std::vector<std::vector<int64_t>> expert_load() const;
   // Per MoE layer (MTP blocks numbered after the main layers, as in the checkpoint): its
@@ -167,7 +181,8 @@ class Model {
 
   // objective / logp / entropy: the token-objective path (no MTP), see above.
   LossParts run(const Batch& batch, float loss_scale, bool backward, const TokenObjective* objective = nullptr,
-                std::vector<float>* logp = nullptr, std::vector<float>* entropy = nullptr);
+                std::vector<float>* logp = nullptr, std::vector<float>* entropy = nullptr,
+                const LossNorm* norm = nullptr);
   void head_loss(const float* h, size_t norm_w, Buf& hn, Buf& rstd, Buf& logits, Buf& loss,
                  const int32_t* tgt, int N);
   // Decoding: one block on n new tokens per row, x[B·n, d] updated in place.

@@ -18,6 +18,14 @@ void Params::allocate() {
   grads.assign(total_, 0.0f);
 }
 
+void Params::share_weights(const Params& master) {
+  AHA_CHECK(master.total_ == total_ && master.weights.size() == total_ && master.infos.size() == infos.size(),
+            "Params::share_weights: the master's layout differs");
+  weights.clear();
+  weights.shrink_to_fit();
+  shared_ = const_cast<float*>(master.weights.data());  // a replica only reads weights
+}
+
 const ParamInfo* Params::find(const std::string& name) const {
   for (const auto& p : infos)
     if (p.name == name) return &p;

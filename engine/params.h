@@ -25,8 +25,12 @@ class Params {
   size_t add(const std::string& name, std::vector<int64_t> shape, bool decay = true,
              bool trainable = true);
   void allocate();               // sizes w and g once all tensors are registered
-  float* w(size_t off) { return weights.data() + off; }
-  const float* w(size_t off) const { return weights.data() + off; }
+  // A data-parallel replica (engine/data_parallel.h): read `master`'s weights (same layout)
+  // instead of holding its own; gradients stay its own. Call again whenever the master's
+  // buffer may have moved. Throws InternalError on a layout mismatch.
+  void share_weights(const Params& master);
+  float* w(size_t off) { return (shared_ ? shared_ : weights.data()) + off; }
+  const float* w(size_t off) const { return (shared_ ? shared_ : weights.data()) + off; }
   float* g(size_t off) { return grads.data() + off; }
   const ParamInfo* find(const std::string& name) const;
   size_t total() const { return total_; }
@@ -38,6 +42,7 @@ class Params {
 
  private:
   size_t total_ = 0;
+  float* shared_ = nullptr;      // the master's weights (a replica), or null
 };
 
 }  // namespace aha

@@ -16,7 +16,7 @@ namespace aha {
 // ---- PretrainStage ----------------------------------------------------------------
 
 PretrainStage::PretrainStage(const RunConfig& cfg, Model& model, kernels::Ops& ops, double peak_gflops)
-    : cfg_(cfg), model_(model), ops_(ops), opt_(model.params), rng_(cfg.train.seed ^ 0xDA7Aull),
+    : cfg_(cfg), model_(model), dp_(model, ops), ops_(ops), opt_(model.params), rng_(cfg.train.seed ^ 0xDA7Aull),
       corpus_(load_corpus(cfg)), peak_gflops_(peak_gflops) {
   spdlog::info("pretrain data: {} ({} training tokens, {} held out)", corpus_.description,
                corpus_.train.size(), corpus_.eval.size());
@@ -74,7 +74,7 @@ StepReport PretrainStage::step() {
   sum.mtp.assign(cfg_.model.num_nextn_predict_layers, 0.0);
   for (int a = 0; a < t.grad_accum; a++) {
     sample_batch(corpus_.train, t.batch_size, t.seq_len, rng_, batch_);
-    LossParts lp = model_.forward_backward(batch_, 1.0f / t.grad_accum);
+    LossParts lp = dp_.forward_backward(batch_, 1.0f / t.grad_accum);
     sum.total += lp.total / t.grad_accum;
     sum.lm += lp.lm / t.grad_accum;
     sum.balance += lp.balance / t.grad_accum;
@@ -152,7 +152,7 @@ TrainConfig sft_train_config(const RunConfig& cfg) {
 }  // namespace
 
 SftStage::SftStage(const RunConfig& cfg, Model& model, kernels::Ops& ops, double peak_gflops)
-    : cfg_(cfg), tc_(sft_train_config(cfg)), model_(model), ops_(ops), opt_(model.params),
+    : cfg_(cfg), tc_(sft_train_config(cfg)), model_(model), dp_(model, ops), ops_(ops), opt_(model.params),
       rng_(cfg.train.seed ^ 0x5F7ull), peak_gflops_(peak_gflops) {
   std::vector<Example> ex;
   if (cfg.sft.source == "curriculum") {
@@ -221,7 +221,7 @@ StepReport SftStage::step() {
   const int B = tc_.batch_size;
   fill(train_, train_prompt_, state_.step * B);
   model_.zero_grad();
-  LossParts lp = model_.forward_backward(batch_);
+  LossParts lp = dp_.forward_backward(batch_);
   const double lr = learning_rate(tc_, (int)state_.step);
   const double gnorm = opt_.step(ops_, model_.params, tc_, lr);
   StepReport rep;

@@ -14,6 +14,7 @@
 #include "engine/config.h"
 #include "engine/curriculum.h"
 #include "engine/data.h"
+#include "engine/data_parallel.h"
 #include "engine/model.h"
 #include "engine/optim.h"
 #include "engine/rewards.h"
@@ -87,6 +88,7 @@ class PretrainStage : public Stage {
  private:
   RunConfig cfg_;
   Model& model_;
+  DataParallel dp_;  // the batch rows split over one model replica per thread
   kernels::Ops& ops_;
   AdamW opt_;
   TrainState state_;
@@ -118,6 +120,7 @@ class SftStage : public Stage {
   RunConfig cfg_;
   TrainConfig tc_;  // [train] with the [sft] learning rate, batch and length
   Model& model_;
+  DataParallel dp_;
   kernels::Ops& ops_;
   AdamW opt_;
   TrainState state_;

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "engine/checkpoint.h"
+#include "engine/data_parallel.h"
 #include "engine/error.h"
 #include "engine/layers.h"
 #include "engine/model.h"
@@ -317,6 +318,52 @@ TEST(Training, GradientAccumulationMatchesOneLargeBatch) {
   EXPECT_GT(den, 0.0);
 }
 
+
+TEST(DataParallel, ShardsGiveTheWholeBatchLossGradientAndLoads) {
+  // Three replicas on 5 rows (shards of 1, 2 and 2 rows) with uneven masks (an SFT
+  // batch), MTP and a strong balance loss: the summed shards must reproduce one pass
+  // over the whole batch — loss parts, gradients and the expert loads the bias update uses.
+  RunConfig cfg = load_config("micro");
+  cfg.model.aux_loss_alpha = 0.05;
+  Model whole(cfg.model, kernels::cpu_ops()), sharded(cfg.model, kernels::cpu_ops());
+  whole.init_weights(4);
+  sharded.params.weights = whole.params.weights;
+  Batch b;
+  b.B = 5; b.T = 24;
+  b.inputs = some_tokens(b.B * b.T, 7); b.targets = some_tokens(b.B * b.T, 8);
+  b.mask.assign(b.B * b.T, 0.0f);
+  for (int r = 0; r < b.B; r++)  // row r scores its last 4 + 4·r positions
+    for (int t = b.T - std::min(b.T, 4 + 4 * r); t < b.T; t++) b.mask[(size_t)r * b.T + t] = 1.0f;
+  DataParallel dp(sharded, kernels::cpu_ops(), 3);
+  ASSERT_EQ(dp.replicas_for(b.B), 3);
+  ASSERT_EQ(dp.replicas_for(2), 2);
+  whole.zero_grad();
+  sharded.zero_grad();
+  const LossParts a = whole.forward_backward(b, 0.5f);
+  const LossParts c = dp.forward_backward(b, 0.5f);
+  EXPECT_NEAR(c.total, a.total, 1e-5 * a.total);
+  EXPECT_NEAR(c.lm, a.lm, 1e-5 * a.lm);
+  ASSERT_EQ(c.mtp.size(), 1u);
+  EXPECT_NEAR(c.mtp[0], a.mtp[0], 1e-5 * a.mtp[0]);
+  EXPECT_NEAR(c.balance, a.balance, 1e-5 * a.balance);
+  EXPECT_GT(a.balance, 0.0);
+  EXPECT_EQ(c.scored_tokens, a.scored_tokens);
+  double num = 0, den = 0;
+  for (size_t i = 0; i < whole.params.grads.size(); i++) {
+    const double e = (double)whole.params.grads[i] - sharded.params.grads[i];
+    num += e * e;
+    den += (double)whole.params.grads[i] * whole.params.grads[i];
+  }
+  EXPECT_GT(den, 0.0);
+  EXPECT_LT(std::sqrt(num / den), 1e-5);
+  EXPECT_EQ(sharded.expert_load(), whole.expert_load());
+  // and the same again gives bit-identical gradients (fixed shards, fixed summation order)
+  const std::vector<float> first = sharded.params.grads;
+  sharded.zero_grad();
+  sharded.reset_expert_load();
+  dp.forward_backward(b, 0.5f);
+  EXPECT_TRUE(first == sharded.params.grads);
+}
 }  // namespace
 }  // namespace aha
 

@@ -1,0 +1,95 @@
+#include "engine/data_parallel.h"
+
+#include <omp.h>
+
+#include <exception>
+
+#include "engine/error.h"
+
+namespace aha {
+
+DataParallel::DataParallel(Model& master, kernels::Ops& ops, int replicas) : master_(master) {
+  const int R = replicas > 0 ? replicas : omp_get_max_threads();
+  for (int r = 1; r < R; r++) {
+    replicas_.push_back(std::make_unique<Model>(master.cfg, ops));
+    replicas_.back()->params.share_weights(master.params);
+  }
+}
+
+int DataParallel::replicas_for(int rows) const {
+  if (master_.precision() != kernels::Precision::FP32) return 1;
+  return std::max(1, std::min<int>(rows, (int)replicas_.size() + 1));
+}
+
+namespace {
+// rows [r0, r1) of a batch
+void slice(const Batch& b, int r0, int r1, Batch& out) {
+  const size_t a = (size_t)r0 * b.T, e = (size_t)r1 * b.T;
+  out.B = r1 - r0;
+  out.T = b.T;
+  out.inputs.assign(b.inputs.begin() + a, b.inputs.begin() + e);
+  out.targets.assign(b.targets.begin() + a, b.targets.begin() + e);
+  out.mask.assign(b.mask.begin() + a, b.mask.begin() + e);
+  auto part = [&](const std::vector<int32_t>& v, std::vector<int32_t>& o) {
+    if (v.empty()) o.clear(); else o.assign(v.begin() + a, v.begin() + e);
+  };
+  part(b.positions, out.positions);
+  part(b.gap_begin, out.gap_begin);
+  part(b.gap_end, out.gap_end);
+}
+}  // namespace
+
+LossParts DataParallel::forward_backward(const Batch& batch, float loss_scale) {
+  const int R = replicas_for(batch.B);
+  if (R == 1) return master_.forward_backward(batch, loss_scale);
+  LossNorm norm = master_.loss_norm(batch);
+  shards_.resize(R);
+  std::vector<LossNorm> norms(R, norm);
+  for (int r = 0; r < R; r++) {
+    const int r0 = batch.B * r / R, r1 = batch.B * (r + 1) / R;
+    slice(batch, r0, r1, shards_[r]);
+    norms[r].rows_share = (double)(r1 - r0) / batch.B;
+  }
+  std::vector<LossParts> parts(R);
+  std::vector<std::exception_ptr> errors(R);
+  for (int r = 1; r < R; r++) {
+    replicas_[r - 1]->params.share_weights(master_.params);  // the master's buffer may have been replaced
+    replicas_[r - 1]->zero_grad();
+  }
+  // One replica per thread; the kernels inside run on their calling thread (a nested
+  // OpenMP region is inactive, and oneDNN runs sequentially inside a parallel region).
+  // An exception must not cross the region: each is kept and the first rethrown after.
+#pragma omp parallel for num_threads(R) schedule(static, 1)
+  for (int r = 0; r < R; r++) {
+    try {
+      Model& m = r == 0 ? master_ : *replicas_[r - 1];
+      parts[r] = m.forward_backward(shards_[r], loss_scale, &norms[r]);
+    } catch (...) {
+      errors[r] = std::current_exception();
+    }
+  }
+  for (auto& e : errors)
+    if (e) std::rethrow_exception(e);
+  // the all-reduce: master += replica 1 + replica 2 ..., each element summed in replica order
+  float* g = master_.params.grads.data();
+  const size_t n = master_.params.grads.size();
+#pragma omp parallel for schedule(static)
+  for (size_t i = 0; i < n; i++) {
+    float s = g[i];
+    for (int r = 1; r < R; r++) s += replicas_[r - 1]->params.grads[i];
+    g[i] = s;
+  }
+  LossParts out = parts[0];
+  for (int r = 1; r < R; r++) {
+    const LossParts& p = parts[r];
+    out.total += p.total;
+    out.lm += p.lm;
+    out.balance += p.balance;
+    out.scored_tokens += p.scored_tokens;
+    for (size_t k = 0; k < out.mtp.size(); k++) out.mtp[k] += p.mtp[k];
+    master_.take_expert_load(*replicas_[r - 1]);
+  }
+  return out;
+}
+
+}  // namespace aha
