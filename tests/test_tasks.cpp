@@ -326,30 +326,30 @@ TEST(Tasks, ArithmeticTraceText) {
   p.difficulty = 2;
   Rng rng(1);
   EXPECT_EQ(t.solution(p, TraceStyle{}, rng),
-            "<think> Ones: 7 + 8 = 15, write 5 carry 1. Tens: 4 + 3 + 1 = 8. So 47 + 38 = 85. </think> "
+            "<think> Ones: 7 + 8 = 15, write 5 carry 1. Tens: 4 + 3 = 7, 7 + 1 = 8. So 47 + 38 = 85. </think> "
             "<answer> 85 </answer>");
   TraceStyle zh;
   zh.language = "zh";
   EXPECT_EQ(t.solution(p, zh, rng),
-            "<think> 个位：7 + 8 = 15，写 5 进 1。十位：4 + 3 + 1 = 8。所以 47 + 38 = 85。 </think> <answer> 85 </answer>");
+            "<think> 个位：7 + 8 = 15，写 5 进 1。十位：4 + 3 = 7，7 + 1 = 8。所以 47 + 38 = 85。 </think> <answer> 85 </answer>");
   TraceStyle cold;
   cold.cold_start = true;
   EXPECT_EQ(t.solution(p, cold, rng),
-            "<think> 1. Ones: 7 + 8 = 15, write 5 carry 1.\n2. Tens: 4 + 3 + 1 = 8.\nSummary: 47 + 38 = 85. "
+            "<think> 1. Ones: 7 + 8 = 15, write 5 carry 1.\n2. Tens: 4 + 3 = 7, 7 + 1 = 8.\nSummary: 47 + 38 = 85. "
             "</think> <answer> 85 </answer>");
   p.data = {{"a", 74}, {"b", 38}, {"op", "-"}};
   p.answer = "36";
   EXPECT_EQ(t.solution(p, TraceStyle{}, rng),
-            "<think> Ones: 14 - 8 = 6, borrow 1. Tens: 7 - 1 - 3 = 3. So 74 - 38 = 36. </think> <answer> 36 </answer>");
+            "<think> Ones: 14 - 8 = 6, borrow 1. Tens: 7 - 1 = 6, 6 - 3 = 3. So 74 - 38 = 36. </think> <answer> 36 </answer>");
   p.data = {{"a", 38}, {"b", 74}, {"op", "-"}};  // hand-made: a negative result
   p.answer = "-36";
   EXPECT_EQ(t.solution(p, TraceStyle{}, rng),
-            "<think> 38 < 74, so compute 74 - 38 and negate. Ones: 14 - 8 = 6, borrow 1. Tens: 7 - 1 - 3 = 3. "
+            "<think> 38 < 74, so compute 74 - 38 and negate. Ones: 14 - 8 = 6, borrow 1. Tens: 7 - 1 = 6, 6 - 3 = 3. "
             "So 38 - 74 = -36. </think> <answer> -36 </answer>");
   p.data = {{"a", 47}, {"b", 8}, {"op", "*"}};
   p.answer = "376";
   EXPECT_EQ(t.solution(p, TraceStyle{}, rng),
-            "<think> Ones: 7 * 8 = 56, write 6 carry 5. Tens: 4 * 8 + 5 = 37. So 47 * 8 = 376. </think> "
+            "<think> Ones: 7 * 8 = 56, write 6 carry 5. Tens: 4 * 8 = 32, 32 + 5 = 37. So 47 * 8 = 376. </think> "
             "<answer> 376 </answer>");
   p.data = {{"a", 347}, {"b", 26}, {"op", "*"}};
   p.answer = "9022";
@@ -409,7 +409,8 @@ TEST(Tasks, SelfCorrectionRechecksAndKeepsTheRightAnswer) {
   for (const std::string& w : wrong)
     EXPECT_TRUE(w == "7 + 8 = 13, write 3 carry 1." || w == "7 + 8 = 14, write 4 carry 1." ||
                 w == "7 + 8 = 16, write 6 carry 1." || w == "7 + 8 = 17, write 7 carry 1." ||
-                w == "4 + 3 + 1 = 6." || w == "4 + 3 + 1 = 7." || w == "4 + 3 + 1 = 9." || w == "4 + 3 + 1 = 10.")
+                w == "4 + 3 = 7, 7 + 1 = 6." || w == "4 + 3 = 7, 7 + 1 = 7." || w == "4 + 3 = 7, 7 + 1 = 9." ||
+                w == "4 + 3 = 7, 7 + 1 = 10.")
         << w;
   EXPECT_GE(wrong.size(), 4u);
 }

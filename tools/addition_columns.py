@@ -5,7 +5,9 @@ Reads the latest N eval traces of a run database (recorded by `aha eval CKPT --t
 arithmetic --op + --n 200`, without --no-record, CKPT inside the run's checkpoints/) and
 prints the share of completions that
   o_copy / t_copy  restate the ones / tens digits of both operands ("Ones: 5 + 5", "Tens: 4 + 2"),
-  o_fact / t_fact  state a correct sum for the digits they wrote (the tens with the carry),
+  o_fact / t_fact  state a correct sum for the digits they wrote (the tens with the carry;
+                   the final value is checked, whether written "4 + 3 + 1 = 8" or
+                   "4 + 3 = 7, 7 + 1 = 8"),
   carry            carry the right amount into the tens,
   answer           answer correctly.
 Usage: tools/addition_columns.py RUN/run.db [N=75]
@@ -28,16 +30,20 @@ for prompt, comp in rows:
     a, b = m.groups()
     n += 1
     mo = re.search(r"(?:Ones: |个位：)(\d+) \+ (\d+) = (\d+)", comp)
-    mt = re.search(r"(?:Tens: |十位：)(\d+) \+ (\d+)(?: \+ (\d+))? = (\d+)", comp)
+    # tens: "4 + 3 + 1 = 8" (traces before session 8) or "4 + 3 = 7, 7 + 1 = 8" (one
+    # fact per clause); the carry, when there is one, is group 3 either way
+    mt = re.search(r"(?:Tens: |十位：)(\d+) \+ (\d+)(?: \+ (\d+)| = \d+[,，] ?\d+ \+ (\d+))? = (\d+)", comp)
+    if mt:
+        mt = [None, mt.group(1), mt.group(2), mt.group(3) or mt.group(4), mt.group(5)]
     if mo and mo.group(1) == a[1] and mo.group(2) == b[1]:
         count["o_copy"] += 1
     if mo and int(mo.group(3)) == int(mo.group(1)) + int(mo.group(2)):
         count["o_fact"] += 1
-    if mt and mt.group(1) == a[0] and mt.group(2) == b[0]:
+    if mt and mt[1] == a[0] and mt[2] == b[0]:
         count["t_copy"] += 1
-    if mt and int(mt.group(4)) == int(mt.group(1)) + int(mt.group(2)) + int(mt.group(3) or 0):
+    if mt and int(mt[4]) == int(mt[1]) + int(mt[2]) + int(mt[3] or 0):
         count["t_fact"] += 1
-    if mt and int(mt.group(3) or 0) == (1 if int(a[1]) + int(b[1]) >= 10 else 0):
+    if mt and int(mt[3] or 0) == (1 if int(a[1]) + int(b[1]) >= 10 else 0):
         count["carry"] += 1
     ma = re.search(r"<answer> *(\d+)", comp)
     if ma and int(ma.group(1)) == int(a) + int(b):
