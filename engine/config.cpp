@@ -105,6 +105,7 @@ void for_each_key(Cfg& c, F&& f) {
   f("curriculum", "zh_fraction", cu.zh_fraction);
   f("curriculum", "code_switch", cu.code_switch);
   f("curriculum", "self_correction", cu.self_correction);
+  f("curriculum", "carry_style", cu.carry_style);
   f("curriculum", "template_fraction", cu.template_fraction);
   f("curriculum", "pretrain_problems", cu.pretrain_problems);
   f("curriculum", "sft_problems", cu.sft_problems);
@@ -526,6 +527,7 @@ void validate_curriculum(const RunConfig& cfg, const Checker& c) {
                         {"curriculum.self_correction", u.self_correction},
                         {"curriculum.template_fraction", u.template_fraction}})
     if (!(v >= 0 && v <= 1)) c.fail(key, str(v) + " is not a probability in [0, 1]");
+  c.one_of("curriculum.carry_style", u.carry_style, {"sum", "two_facts"});
   c.positive("curriculum.pretrain_problems", u.pretrain_problems);
   c.non_negative("curriculum.sft_problems", u.sft_problems);
   c.non_negative("curriculum.rl_problems", u.rl_problems);

@@ -99,6 +99,10 @@ struct CurriculumConfig {
   double zh_fraction = 0.3;       // share of pretraining traces reasoned in Chinese
   double code_switch = 0.05;      // per-step probability of switching language mid-trace
   double self_correction = 0.15;  // share of traces with a caught mistake ("Wait, let me recheck")
+  // How a column with an incoming carry or borrow is worked: "sum" = one three-operand
+  // fact ("4 + 3 + 1 = 8"), "two_facts" = one two-operand fact per clause ("4 + 3 = 7,
+  // 7 + 1 = 8"; README, curriculum section, session 8).
+  std::string carry_style = "sum";
   // Share of pretraining documents that carry the whole R1 template; the others carry only
   // its last line ("User: QUESTION. Assistant:"), so the same tokens hold ~3x the problems.
   double template_fraction = 0.25;

@@ -51,6 +51,7 @@ Example Curriculum::pretrain(int64_t i) const {
   style.language = rng.uniform() < c_.zh_fraction ? "zh" : "en";
   style.code_switch = c_.code_switch;
   style.self_correction = c_.self_correction;
+  style.two_facts = c_.carry_style == "two_facts";
   e.language = style.language;
   e.prompt = r1_prompt(e.problem.question);
   if (rng.uniform() >= c_.template_fraction) e.prompt = e.prompt.substr(e.prompt.rfind("User: "));  // compact form
@@ -65,6 +66,7 @@ Example Curriculum::sft(int64_t i) const {
   e.problem = train_problem(t, rng);
   TraceStyle style;
   style.cold_start = true;  // English, readable, reasoning then summary
+  style.two_facts = c_.carry_style == "two_facts";
   e.prompt = r1_prompt(e.problem.question);
   e.completion = t.solution(e.problem, style, rng);
   return e;

@@ -41,6 +41,8 @@ struct TraceStyle {
                                  // ("Wait, let me recheck..." / "等等，再检查一下...")
   bool cold_start = false;       // R1 cold-start format: English, readable reasoning, then a
                                  // short summary after the reasoning
+  bool two_facts = false;        // arithmetic: a carried or borrowed column as two two-operand
+                                 // facts ("4 + 3 = 7, 7 + 1 = 8"), not one sum ("4 + 3 + 1 = 8")
 };
 
 class Task {

@@ -301,19 +301,21 @@ Step column_step(int col, std::function<std::string(i64, bool)> body, i64 value,
   return s;
 }
 
-// A column's working when a carry or borrow comes in: one two-operand fact per clause,
-// "4 + 2 = 6, 6 + 1 = 7" rather than "4 + 2 + 1 = 7". The three-operand form asks a small
-// model for a second table of 200 facts that the ones column never trains; measured on
-// the pretrained curriculum models, tens sums were right 87% of the time against 97-99%
-// for the ones (tools/addition_columns.py), and they were what held addition under 90%.
+// A column's working when a carry or borrow comes in. Style "sum" (two = false): one
+// three-operand fact, "4 + 2 + 1". Style "two_facts": one two-operand fact per clause,
+// "4 + 2 = 6, 6 + 1" — the three-operand form asks a small model for a second table of
+// 200 facts that the ones column never trains; measured on pretrained curriculum models,
+// tens sums were right 87% of the time against 97-99% for the ones
+// (tools/addition_columns.py), and 91-100% with two facts (README, session 8).
 // `first` is the fact on the digits (always stated correctly), then `op` applies the
-// incoming carry or borrow to its value.
-std::string two_facts(const std::string& first, i64 first_value, const char* op, int in, bool zh) {
+// incoming carry or borrow; the caller appends " = value".
+std::string with_carry(bool two, const std::string& first, i64 first_value, const char* op, int in, bool zh) {
+  if (!two) return first + op + S(in);
   return first + " = " + S(first_value) + (zh ? "，" : ", ") + S(first_value) + op + S(in);
 }
 
 // Column addition a + b (a, b >= 0).
-void add_steps(i64 a, i64 b, std::vector<Step>& steps) {
+void add_steps(i64 a, i64 b, bool two, std::vector<Step>& steps) {
   const std::vector<int> da = digits_lsb(a), db = digits_lsb(b);
   const size_t n = std::max(da.size(), db.size());
   int carry = 0;
@@ -322,8 +324,8 @@ void add_steps(i64 a, i64 b, std::vector<Step>& steps) {
     const int sum = x + y + carry;
     const bool last = i + 1 == n;
     const std::string pair = S(x) + " + " + S(y);
-    steps.push_back(column_step((int)i, [pair, x, y, carry, last](i64 v, bool zh) {
-      std::string t = (carry ? two_facts(pair, x + y, " + ", carry, zh) : pair) + " = " + S(v);
+    steps.push_back(column_step((int)i, [pair, x, y, carry, last, two](i64 v, bool zh) {
+      std::string t = (carry ? with_carry(two, pair, x + y, " + ", carry, zh) : pair) + " = " + S(v);
       if (!last && v >= 10) t += zh ? "，写 " + S(v % 10) + " 进 " + S(v / 10) : ", write " + S(v % 10) + " carry " + S(v / 10);
       return t;
     }, sum, 0));
@@ -332,7 +334,7 @@ void add_steps(i64 a, i64 b, std::vector<Step>& steps) {
 }
 
 // Column subtraction a - b with borrows (a >= b >= 0).
-void sub_steps(i64 a, i64 b, std::vector<Step>& steps) {
+void sub_steps(i64 a, i64 b, bool two, std::vector<Step>& steps) {
   const std::vector<int> da = digits_lsb(a), db = digits_lsb(b);
   int borrow = 0;
   for (size_t i = 0; i < da.size(); i++) {
@@ -340,9 +342,9 @@ void sub_steps(i64 a, i64 b, std::vector<Step>& steps) {
     const bool take = x - borrow < y;
     const int r = x - borrow + (take ? 10 : 0) - y;
     const int top = x + (take ? 10 : 0);  // the column's digit, with 10 borrowed from the next
-    steps.push_back(column_step((int)i, [top, y, borrow, take](i64 v, bool zh) {
-      // with a borrow out: "13 - 1 = 12, 12 - 8 = 4"; without: "15 - 7 = 8"
-      const std::string t = borrow ? two_facts(S(top) + " - 1", top - 1, " - ", y, zh) : S(top) + " - " + S(y);
+    steps.push_back(column_step((int)i, [top, y, borrow, take, two](i64 v, bool zh) {
+      // a borrow in: "13 - 1 - 8 = 4" or "13 - 1 = 12, 12 - 8 = 4"; none: "15 - 7 = 8"
+      const std::string t = borrow ? with_carry(two, S(top) + " - 1", top - 1, " - ", y, zh) : S(top) + " - " + S(y);
       return t + " = " + S(v) + (take ? (zh ? "，借 1" : ", borrow 1") : "");
     }, r, 0));
     borrow = take ? 1 : 0;
@@ -350,7 +352,7 @@ void sub_steps(i64 a, i64 b, std::vector<Step>& steps) {
 }
 
 // Multiplication: column-style for a one-digit b, partial products otherwise.
-void mul_steps(i64 a, i64 b, std::vector<Step>& steps) {
+void mul_steps(i64 a, i64 b, bool two, std::vector<Step>& steps) {
   if (b < 10) {
     const std::vector<int> da = digits_lsb(a);
     int carry = 0;
@@ -359,8 +361,8 @@ void mul_steps(i64 a, i64 b, std::vector<Step>& steps) {
       const bool last = i + 1 == da.size();
       const std::string pair = S(da[i]) + " * " + S(b);
       const i64 prod = da[i] * b;
-      steps.push_back(column_step((int)i, [pair, prod, carry, last](i64 v, bool zh) {
-        std::string t = (carry ? two_facts(pair, prod, " + ", carry, zh) : pair) + " = " + S(v);
+      steps.push_back(column_step((int)i, [pair, prod, carry, last, two](i64 v, bool zh) {
+        std::string t = (carry ? with_carry(two, pair, prod, " + ", carry, zh) : pair) + " = " + S(v);
         if (!last && v >= 10) t += zh ? "，写 " + S(v % 10) + " 进 " + S(v / 10) : ", write " + S(v % 10) + " carry " + S(v / 10);
         return t;
       }, p, 0));
@@ -435,9 +437,10 @@ class ArithmeticTask final : public Task {
     const ArithData d = arith_data(p.data);
     const i64 r = d.op == '+' ? d.a + d.b : d.op == '-' ? d.a - d.b : d.a * d.b;
     Trace t;
-    if (d.op == '+') add_steps(d.a, d.b, t.steps);
-    else if (d.op == '*') mul_steps(d.a, d.b, t.steps);
-    else if (d.a >= d.b) sub_steps(d.a, d.b, t.steps);
+    const bool two = style.two_facts;
+    if (d.op == '+') add_steps(d.a, d.b, two, t.steps);
+    else if (d.op == '*') mul_steps(d.a, d.b, two, t.steps);
+    else if (d.a >= d.b) sub_steps(d.a, d.b, two, t.steps);
     else {
       Step s;
       s.body = [d](i64, bool zh) {
@@ -445,7 +448,7 @@ class ArithmeticTask final : public Task {
                (zh ? " 再取负" : " and negate");
       };
       t.steps.push_back(std::move(s));
-      sub_steps(d.b, d.a, t.steps);
+      sub_steps(d.b, d.a, two, t.steps);
     }
     const std::string eq = arith_text(d.a, d.op, d.b) + " = " + S(r);
     t.conclusion_en = "So " + eq + ".";

@@ -388,6 +388,11 @@ TEST(ConfigReject, BadScoringFunc) {
                   "model.scoring_func: \"relu\" is not one of \"sigmoid\", \"softmax\"");
 }
 
+TEST(ConfigReject, BadCarryStyle) {
+  EXPECT_CONTAINS(error_of("[curriculum]\ncarry_style = \"three\"\n"),
+                  "curriculum.carry_style: \"three\" is not one of \"sum\", \"two_facts\"");
+}
+
 TEST(ConfigReject, BadLrSchedule) {
   EXPECT_CONTAINS(error_of("[train]\nlr_schedule = \"linear\"\n"), "train.lr_schedule: \"linear\" is not one of");
 }

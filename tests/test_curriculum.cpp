@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <regex>
 #include <set>
 
 #include "engine/curriculum.h"
@@ -66,6 +67,27 @@ TEST(Curriculum, DeterministicAndDisjointFromTheEvalSets) {
     EXPECT_NE(e.completion.find("Summary"), std::string::npos);
   }
   EXPECT_NEAR(langs_zh / 2000.0, c.curriculum.zh_fraction, 0.05);
+}
+
+// curriculum.carry_style reaches the pretraining and cold-start traces: with "two_facts"
+// no arithmetic trace has a three-operand column, with the default "sum" some do.
+TEST(Curriculum, CarryStyleReachesPretrainingAndSftTraces) {
+  RunConfig c = small_config();
+  c.curriculum.weight_arithmetic = 1.0;
+  c.curriculum.weight_countdown = c.curriculum.weight_linear = 0.0;
+  c.curriculum.self_correction = 0.0;
+  const std::regex three("\\d+ [-+*] \\d+ [-+*] \\d+ =");  // "4 + 3 + 1 =", "13 - 1 - 8 =", "4 * 8 + 5 ="
+  auto three_operand = [&](const std::string& s) { return std::regex_search(s, three); };
+  int sum_style = 0;
+  {
+    const Curriculum cur(c.curriculum);
+    for (int i = 0; i < 200; i++) sum_style += three_operand(cur.pretrain(i).completion);
+  }
+  EXPECT_GT(sum_style, 20) << "the default style writes carried columns as one sum";
+  c.curriculum.carry_style = "two_facts";
+  const Curriculum cur(c.curriculum);
+  for (int i = 0; i < 200; i++) EXPECT_FALSE(three_operand(cur.pretrain(i).completion)) << cur.pretrain(i).completion;
+  for (int i = 0; i < c.curriculum.sft_problems; i++) EXPECT_FALSE(three_operand(cur.sft(i).completion)) << cur.sft(i).completion;
 }
 
 TEST(Curriculum, WritesAndReadsTheDataset) {

@@ -326,36 +326,91 @@ TEST(Tasks, ArithmeticTraceText) {
   p.difficulty = 2;
   Rng rng(1);
   EXPECT_EQ(t.solution(p, TraceStyle{}, rng),
-            "<think> Ones: 7 + 8 = 15, write 5 carry 1. Tens: 4 + 3 = 7, 7 + 1 = 8. So 47 + 38 = 85. </think> "
+            "<think> Ones: 7 + 8 = 15, write 5 carry 1. Tens: 4 + 3 + 1 = 8. So 47 + 38 = 85. </think> "
             "<answer> 85 </answer>");
   TraceStyle zh;
   zh.language = "zh";
   EXPECT_EQ(t.solution(p, zh, rng),
-            "<think> 个位：7 + 8 = 15，写 5 进 1。十位：4 + 3 = 7，7 + 1 = 8。所以 47 + 38 = 85。 </think> <answer> 85 </answer>");
+            "<think> 个位：7 + 8 = 15，写 5 进 1。十位：4 + 3 + 1 = 8。所以 47 + 38 = 85。 </think> <answer> 85 </answer>");
   TraceStyle cold;
   cold.cold_start = true;
   EXPECT_EQ(t.solution(p, cold, rng),
-            "<think> 1. Ones: 7 + 8 = 15, write 5 carry 1.\n2. Tens: 4 + 3 = 7, 7 + 1 = 8.\nSummary: 47 + 38 = 85. "
+            "<think> 1. Ones: 7 + 8 = 15, write 5 carry 1.\n2. Tens: 4 + 3 + 1 = 8.\nSummary: 47 + 38 = 85. "
             "</think> <answer> 85 </answer>");
   p.data = {{"a", 74}, {"b", 38}, {"op", "-"}};
   p.answer = "36";
   EXPECT_EQ(t.solution(p, TraceStyle{}, rng),
-            "<think> Ones: 14 - 8 = 6, borrow 1. Tens: 7 - 1 = 6, 6 - 3 = 3. So 74 - 38 = 36. </think> <answer> 36 </answer>");
+            "<think> Ones: 14 - 8 = 6, borrow 1. Tens: 7 - 1 - 3 = 3. So 74 - 38 = 36. </think> <answer> 36 </answer>");
   p.data = {{"a", 38}, {"b", 74}, {"op", "-"}};  // hand-made: a negative result
   p.answer = "-36";
   EXPECT_EQ(t.solution(p, TraceStyle{}, rng),
-            "<think> 38 < 74, so compute 74 - 38 and negate. Ones: 14 - 8 = 6, borrow 1. Tens: 7 - 1 = 6, 6 - 3 = 3. "
+            "<think> 38 < 74, so compute 74 - 38 and negate. Ones: 14 - 8 = 6, borrow 1. Tens: 7 - 1 - 3 = 3. "
             "So 38 - 74 = -36. </think> <answer> -36 </answer>");
   p.data = {{"a", 47}, {"b", 8}, {"op", "*"}};
   p.answer = "376";
   EXPECT_EQ(t.solution(p, TraceStyle{}, rng),
-            "<think> Ones: 7 * 8 = 56, write 6 carry 5. Tens: 4 * 8 = 32, 32 + 5 = 37. So 47 * 8 = 376. </think> "
+            "<think> Ones: 7 * 8 = 56, write 6 carry 5. Tens: 4 * 8 + 5 = 37. So 47 * 8 = 376. </think> "
             "<answer> 376 </answer>");
   p.data = {{"a", 347}, {"b", 26}, {"op", "*"}};
   p.answer = "9022";
   EXPECT_EQ(t.solution(p, TraceStyle{}, rng),
             "<think> 347 * 6 = 2082. 347 * 20 = 6940. Add: 2082 + 6940 = 9022. So 347 * 26 = 9022. </think> "
             "<answer> 9022 </answer>");
+}
+
+// curriculum.carry_style = "two_facts": a carried or borrowed column as one two-operand
+// fact per clause, in both languages and in the cold-start format; the columns without
+// an incoming carry read as in the default style.
+TEST(Tasks, ArithmeticTwoFactsStyle) {
+  const Task& t = task_by_name("arithmetic");
+  Problem p;
+  p.task = "arithmetic";
+  p.id = "47+38";
+  p.question = "Compute 47 + 38.";
+  p.answer = "85";
+  p.data = {{"a", 47}, {"b", 38}, {"op", "+"}};
+  p.difficulty = 2;
+  Rng rng(1);
+  TraceStyle two;
+  two.two_facts = true;
+  EXPECT_EQ(t.solution(p, two, rng),
+            "<think> Ones: 7 + 8 = 15, write 5 carry 1. Tens: 4 + 3 = 7, 7 + 1 = 8. So 47 + 38 = 85. </think> "
+            "<answer> 85 </answer>");
+  TraceStyle zh = two;
+  zh.language = "zh";
+  EXPECT_EQ(t.solution(p, zh, rng),
+            "<think> 个位：7 + 8 = 15，写 5 进 1。十位：4 + 3 = 7，7 + 1 = 8。所以 47 + 38 = 85。 </think> <answer> 85 </answer>");
+  TraceStyle cold = two;
+  cold.cold_start = true;
+  EXPECT_EQ(t.solution(p, cold, rng),
+            "<think> 1. Ones: 7 + 8 = 15, write 5 carry 1.\n2. Tens: 4 + 3 = 7, 7 + 1 = 8.\nSummary: 47 + 38 = 85. "
+            "</think> <answer> 85 </answer>");
+  p.data = {{"a", 74}, {"b", 38}, {"op", "-"}};
+  p.answer = "36";
+  EXPECT_EQ(t.solution(p, two, rng),
+            "<think> Ones: 14 - 8 = 6, borrow 1. Tens: 7 - 1 = 6, 6 - 3 = 3. So 74 - 38 = 36. </think> <answer> 36 </answer>");
+  p.data = {{"a", 47}, {"b", 8}, {"op", "*"}};
+  p.answer = "376";
+  EXPECT_EQ(t.solution(p, two, rng),
+            "<think> Ones: 7 * 8 = 56, write 6 carry 5. Tens: 4 * 8 = 32, 32 + 5 = 37. So 47 * 8 = 376. </think> "
+            "<answer> 376 </answer>");
+  p.data = {{"a", 41}, {"b", 38}, {"op", "+"}};  // no carry: the same as the default style
+  p.answer = "79";
+  EXPECT_EQ(t.solution(p, two, rng), t.solution(p, TraceStyle{}, rng));
+  // a caught mistake states the digits' fact right and errs only in the carried clause
+  p.data = {{"a", 47}, {"b", 38}, {"op", "+"}};
+  p.answer = "85";
+  two.self_correction = 1.0;
+  bool tens_mistake = false;
+  for (uint64_t seed = 0; seed < 100 && !tens_mistake; seed++) {
+    Rng r(seed);
+    const std::string sol = t.solution(p, two, r);
+    const size_t k = sol.find("Tens: 4 + 3 = 7, 7 + 1 = ");
+    ASSERT_NE(k, std::string::npos) << sol;
+    tens_mistake = sol.compare(k, 26, "Tens: 4 + 3 = 7, 7 + 1 = 8") != 0 &&
+                   sol.find("Wait, let me recheck: 4 + 3 = 7, 7 + 1 = 8.") != std::string::npos;
+  }
+  EXPECT_TRUE(tens_mistake);
 }
 
 TEST(Tasks, SelfCorrectionRechecksAndKeepsTheRightAnswer) {
@@ -409,8 +464,7 @@ TEST(Tasks, SelfCorrectionRechecksAndKeepsTheRightAnswer) {
   for (const std::string& w : wrong)
     EXPECT_TRUE(w == "7 + 8 = 13, write 3 carry 1." || w == "7 + 8 = 14, write 4 carry 1." ||
                 w == "7 + 8 = 16, write 6 carry 1." || w == "7 + 8 = 17, write 7 carry 1." ||
-                w == "4 + 3 = 7, 7 + 1 = 6." || w == "4 + 3 = 7, 7 + 1 = 7." || w == "4 + 3 = 7, 7 + 1 = 9." ||
-                w == "4 + 3 = 7, 7 + 1 = 10.")
+                w == "4 + 3 + 1 = 6." || w == "4 + 3 + 1 = 7." || w == "4 + 3 + 1 = 9." || w == "4 + 3 + 1 = 10.")
         << w;
   EXPECT_GE(wrong.size(), 4u);
 }
