@@ -315,8 +315,8 @@ TEST(Tasks, EverySolutionPassesCheckAnswer) {
   EXPECT_EQ(checked, 3 * 20 * 150);
 }
 
-TEST(Tasks, ArithmeticTraceText) {
-  const Task& t = task_by_name("arithmetic");
+// 47 + 38, the hand-checked problem of the trace-text tests
+Problem addition_47_38() {
   Problem p;
   p.task = "arithmetic";
   p.id = "47+38";
@@ -324,6 +324,12 @@ TEST(Tasks, ArithmeticTraceText) {
   p.answer = "85";
   p.data = {{"a", 47}, {"b", 38}, {"op", "+"}};
   p.difficulty = 2;
+  return p;
+}
+
+TEST(Tasks, ArithmeticTraceText) {
+  const Task& t = task_by_name("arithmetic");
+  Problem p = addition_47_38();
   Rng rng(1);
   EXPECT_EQ(t.solution(p, TraceStyle{}, rng),
             "<think> Ones: 7 + 8 = 15, write 5 carry 1. Tens: 4 + 3 + 1 = 8. So 47 + 38 = 85. </think> "
@@ -363,13 +369,7 @@ TEST(Tasks, ArithmeticTraceText) {
 // an incoming carry read as in the default style.
 TEST(Tasks, ArithmeticTwoFactsStyle) {
   const Task& t = task_by_name("arithmetic");
-  Problem p;
-  p.task = "arithmetic";
-  p.id = "47+38";
-  p.question = "Compute 47 + 38.";
-  p.answer = "85";
-  p.data = {{"a", 47}, {"b", 38}, {"op", "+"}};
-  p.difficulty = 2;
+  Problem p = addition_47_38();
   Rng rng(1);
   TraceStyle two;
   two.two_facts = true;
