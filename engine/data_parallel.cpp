@@ -8,17 +8,12 @@
 
 namespace aha {
 
-DataParallel::DataParallel(Model& master, kernels::Ops& ops, int replicas) : master_(master) {
-  const int R = replicas > 0 ? replicas : omp_get_max_threads();
-  for (int r = 1; r < R; r++) {
-    replicas_.push_back(std::make_unique<Model>(master.cfg, ops));
-    replicas_.back()->params.share_weights(master.params);
-  }
-}
+DataParallel::DataParallel(Model& master, kernels::Ops& ops, int replicas)
+    : master_(master), ops_(ops), count_(replicas > 0 ? replicas : omp_get_max_threads()) {}
 
 int DataParallel::replicas_for(int rows) const {
   if (master_.precision() != kernels::Precision::FP32) return 1;
-  return std::max(1, std::min<int>(rows, (int)replicas_.size() + 1));
+  return std::max(1, std::min(rows, count_));
 }
 
 namespace {
@@ -52,6 +47,9 @@ LossParts DataParallel::forward_backward(const Batch& batch, float loss_scale) {
   }
   std::vector<LossParts> parts(R);
   std::vector<std::exception_ptr> errors(R);
+  // replicas are built on first use: a stage that never steps (a resumed run past it)
+  // allocates none
+  while ((int)replicas_.size() < R - 1) replicas_.push_back(std::make_unique<Model>(master_.cfg, ops_));
   for (int r = 1; r < R; r++) {
     replicas_[r - 1]->params.share_weights(master_.params);  // the master's buffer may have been replaced
     replicas_[r - 1]->zero_grad();

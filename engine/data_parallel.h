@@ -21,8 +21,9 @@ namespace aha {
 
 class DataParallel {
  public:
-  // replicas = 0: one per OpenMP thread. The master is replica 0; the others share its
-  // weights (Params::share_weights) and keep their own gradients and activations.
+  // replicas = 0: one per OpenMP thread. The master is replica 0; the others, built on
+  // first use, share its weights (Params::share_weights) and keep their own gradients
+  // and activations.
   DataParallel(Model& master, kernels::Ops& ops, int replicas = 0);
 
   // Replicas a batch of `rows` rows would use: min(replicas, rows), or 1 where sharding
@@ -36,7 +37,9 @@ class DataParallel {
 
  private:
   Model& master_;
-  std::vector<std::unique_ptr<Model>> replicas_;  // replicas 1 .. R-1
+  kernels::Ops& ops_;
+  int count_;                                     // replicas, the master included
+  std::vector<std::unique_ptr<Model>> replicas_;  // replicas 1 .. R-1 built so far
   std::vector<Batch> shards_;
 };
 

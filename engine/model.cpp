@@ -204,6 +204,9 @@ LossParts Model::run(const Batch& bt, float loss_scale, bool backward, const Tok
   const int B = bt.B, T = bt.T, N = B * T, d = c.hidden_size, V = c.vocab_size;
   const int L = c.num_hidden_layers, D = objective ? 0 : c.num_nextn_predict_layers;
   if (prec_) prec_->count_cache(backward);  // only a training forward keeps inputs for Wgrad
+  if (norm && (int)norm->mtp.size() != D)
+    throw InvalidArgument("loss norm: " + std::to_string(norm->mtp.size()) + " MTP denominators for " +
+                          std::to_string(D) + " depths");
   if ((int)bt.inputs.size() != N || (int)bt.targets.size() != N || (int)bt.mask.size() != N)
     throw InvalidArgument("batch: inputs, targets and mask must each hold B*T = " + std::to_string(N) + " values");
   if (T > c.max_position_embeddings && !bt.packed())  // a packed row is longer than its positions
@@ -239,9 +242,6 @@ LossParts Model::run(const Batch& bt, float loss_scale, bool backward, const Tok
   const double lm_denom = norm ? norm->lm : out.scored_tokens;
   if (norm) out.lm = norm->lm > 0 ? out.lm * out.scored_tokens / norm->lm : 0.0;
   const double rows_share = norm ? norm->rows_share : 1.0;
-  if (norm && (int)norm->mtp.size() != D)
-    throw InvalidArgument("loss norm: " + std::to_string(norm->mtp.size()) + " MTP denominators for " +
-                          std::to_string(D) + " depths");
   std::vector<float> dlogp;
   if (objective) {
     logp->assign(N, 0.0f);

@@ -279,7 +279,7 @@ void CpuOps::decode_attention(float* out, float* lse, const float* q, const floa
   const int slices = base >= nt ? 1 : std::min(group, (nt + base - 1) / base);
   const int items = base * slices;
   const int M4 = (s.Tq * group + 3) / 4 * 4;  // query vectors of one item, padded to 4
-  const size_t per = (size_t)M4 * s.Dk + (size_t)M4 * s.Tk;
+  const size_t per = lines((size_t)M4 * s.Dk + (size_t)M4 * s.Tk);
   AlignedFloats scratch(per * std::min(nt, items));  // allocated outside the region
   const int vis0 = s.Tk - s.Tq;
 #pragma omp parallel for num_threads(std::min(nt, items)) schedule(static)
