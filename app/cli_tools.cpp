@@ -9,6 +9,7 @@
 #include "engine/bench.h"
 #include "engine/checkpoint.h"
 #include "engine/error.h"
+#include "engine/generate.h"
 #include "engine/store.h"
 #include "kernels/cpu/cpu_features.h"
 #include <unistd.h>
@@ -153,7 +154,7 @@ void add_bench_store(CLI::App* bench) {
 void add_bench_decode(CLI::App* bench) {
   auto* cmd = bench->add_subcommand("decode", "Decoding tokens/s with the absorbed (MLA) and naive (MHA-sized) caches");
   static std::string ckpt;
-  static int context = 128, batch = 1, new_tokens = 32;
+  static int context = 128, batch = 1, new_tokens = 32, draft = 1;
   static bool json = false, mtp = false;
   cmd->add_option("checkpoint", ckpt, "Checkpoint directory")->required();
   cmd->add_option("--context", context, "Tokens of context (curriculum text) prefilled before decoding (default 128)")
@@ -161,12 +162,15 @@ void add_bench_decode(CLI::App* bench) {
   cmd->add_option("--batch", batch, "Rows decoded together (default 1)")->check(CLI::PositiveNumber);
   cmd->add_option("--new-tokens", new_tokens, "Decoding steps timed per cache (default 32)")->check(CLI::PositiveNumber);
   cmd->add_flag("--mtp", mtp, "Also measure greedy MTP speculative decoding on arithmetic prompts (batch 1)");
+  cmd->add_option("--draft", draft, "With --mtp: tokens the MTP module drafts per main pass (default 1; more chain "
+                  "the module on its own output)")
+      ->check(CLI::Range(1, SamplingConfig::kMaxDraftTokens));
   cmd->add_flag("--json", json, "Print one JSON object");
   cmd->callback([] {
     RunConfig cfg = read_checkpoint_config(ckpt);
     Model model(cfg.model, kernels::cpu_ops());
     load_weights(ckpt, model);
-    const DecodeBench r = bench_decode(model, cfg, context, batch, new_tokens, mtp);
+    const DecodeBench r = bench_decode(model, cfg, context, batch, new_tokens, mtp, draft);
     if (json) {
       std::cout << r.to_json() << "\n";
       return;
@@ -175,12 +179,19 @@ void add_bench_decode(CLI::App* bench) {
                 "(speedup %.2fx); KV cache %.0f B/token (MLA) vs %.0f B/token (MHA)\n",
                 r.context, r.batch, r.new_tokens, r.tokens_per_s_absorbed, r.tokens_per_s_naive, r.speedup,
                 r.kv_bytes_per_token_mla, r.kv_bytes_per_token_mha);
-    if (mtp)
-      std::printf("MTP speculative greedy: %lld of %lld drafts accepted (%.0f%%), %.0f vs %.0f tokens/s "
-                  "after the prompt (decode speedup %.2fx; %.2fx end to end)%s\n",
-                  (long long)r.mtp_accepted, (long long)r.mtp_drafted, 100 * r.mtp_acceptance,
+    if (mtp) {
+      std::string at;  // acceptance per draft position
+      for (int j = 0; j < r.draft_tokens && r.draft_tokens > 1; j++)
+        at += (j ? ", " : " (by position: ") +
+              std::to_string((int)std::lround(100.0 * r.mtp_accepted_at[j] / std::max<int64_t>(1, r.mtp_drafted_at[j]))) +
+              "%" + (j + 1 == r.draft_tokens ? ")" : "");
+      std::printf("MTP speculative greedy, %d draft%s per pass: %lld of %lld drafts accepted (%.0f%%%s), %.0f vs %.0f "
+                  "tokens/s after the prompt (decode speedup %.2fx; %.2fx end to end)%s\n",
+                  r.draft_tokens, r.draft_tokens > 1 ? "s" : "", (long long)r.mtp_accepted, (long long)r.mtp_drafted,
+                  100 * r.mtp_acceptance, at.c_str(),
                   r.tokens_per_s_speculative, r.tokens_per_s_greedy, r.mtp_speedup, r.mtp_speedup_end_to_end,
                   r.mtp_same_tokens ? "" : "; WARNING: output differs from plain greedy");
+    }
   });
 }
 

@@ -225,6 +225,14 @@ std::string DecodeBench::to_json() const {
     j["tokens_per_s_speculative"] = tokens_per_s_speculative;
     j["ms_main_pass_1_token"] = ms_main_1;
     j["ms_main_pass_2_tokens"] = ms_main_2;
+    j["ms_main_pass_verify"] = ms_main_verify;
+    j["draft_tokens"] = draft_tokens;
+    std::vector<double> at;
+    for (int k = 0; k < draft_tokens; k++)
+      at.push_back(mtp_drafted_at[k] > 0 ? (double)mtp_accepted_at[k] / mtp_drafted_at[k] : 0.0);
+    j["mtp_acceptance_at"] = at;
+    j["mtp_drafted_at"] = mtp_drafted_at;
+    j["mtp_accepted_at"] = mtp_accepted_at;
     j["ms_mtp_pass_1_token"] = ms_mtp_1;
     j["ms_mtp_pass_2_tokens"] = ms_mtp_2;
     j["ms_mtp_prompt_pass"] = ms_mtp_prompt;
@@ -276,7 +284,8 @@ double time_decode(Model& m, const std::vector<int32_t>& ctx, int batch, int ste
 }
 }  // namespace
 
-DecodeBench bench_decode(Model& m, const RunConfig& cfg, int context, int batch, int new_tokens, bool mtp) {
+DecodeBench bench_decode(Model& m, const RunConfig& cfg, int context, int batch, int new_tokens, bool mtp,
+                         int draft_tokens) {
   const ModelConfig& c = m.cfg;
   if (context < 1 || batch < 1 || new_tokens < 1)
     throw InvalidArgument("bench decode: context, batch and new tokens must each be >= 1");
@@ -292,6 +301,12 @@ DecodeBench bench_decode(Model& m, const RunConfig& cfg, int context, int batch,
   r.new_tokens = new_tokens;
   r.threads = omp_get_max_threads();
   r.mtp = mtp;
+  r.draft_tokens = draft_tokens;
+  if (mtp && (draft_tokens < 1 || draft_tokens > SamplingConfig::kMaxDraftTokens))
+    throw InvalidArgument("bench decode: --draft must be in [1, " + std::to_string(SamplingConfig::kMaxDraftTokens) +
+                          "], got " + std::to_string(draft_tokens));
+  r.mtp_drafted_at.assign(draft_tokens, 0);
+  r.mtp_accepted_at.assign(draft_tokens, 0);
   r.kv_bytes_per_token_mla = m.kv_bytes_per_token(true);
   r.kv_bytes_per_token_mha = m.kv_bytes_per_token(false);
 
@@ -350,6 +365,7 @@ DecodeBench bench_decode(Model& m, const RunConfig& cfg, int context, int batch,
                             std::to_string(c.max_position_embeddings) + ")");
     SamplingConfig s;
     s.temperature = 0;
+    s.draft_tokens = draft_tokens;
     s.max_new_tokens = std::min(new_tokens, room);
     if (plain_s == 0) {  // warm-up
       SamplingConfig w = s;
@@ -382,11 +398,13 @@ DecodeBench bench_decode(Model& m, const RunConfig& cfg, int context, int batch,
     r.mtp_tokens += (int64_t)plain.tokens.size() + (eos_dropped ? 1 : 0);
     r.mtp_drafted += spec.drafted;
     r.mtp_accepted += spec.accepted;
+    for (int j = 0; j < draft_tokens; j++) r.mtp_drafted_at[j] += spec.drafted_at[j], r.mtp_accepted_at[j] += spec.accepted_at[j];
   }
   {  // what one pass costs at the first prompt's context
     const std::vector<int32_t> p = tok.encode(first_prompt);
     const int T = std::min((int)p.size(), c.max_position_embeddings - 2);
-    Model::DecodeCache main = m.new_cache(1, T + 2), mc = m.new_mtp_cache(1, T + 2);
+    const int nv = draft_tokens + 1;  // a verifying pass's new tokens
+    Model::DecodeCache main = m.new_cache(1, T + std::max(2, nv)), mc = m.new_mtp_cache(1, T + 2);
     std::vector<float> logits, hidden, ml;
     auto best_ms = [&](auto&& f) {
       double b = 1e300;
@@ -406,7 +424,10 @@ DecodeBench bench_decode(Model& m, const RunConfig& cfg, int context, int batch,
     r.mtp_context = T;
     const int32_t two[2] = {p[T - 1], p[T - 2]};  // two different tokens: they may route to different experts
     r.ms_main_1 = best_ms([&] { main.T = T; m.decode(main, two, 1, logits, &hidden); });
-    r.ms_main_2 = best_ms([&] { main.T = T; m.decode(main, two, 2, logits, &hidden); });
+    std::vector<int32_t> verify(nv);
+    for (int j = 0; j < nv; j++) verify[j] = p[T - 1 - j % T];  // different tokens, as drafts are
+    r.ms_main_verify = best_ms([&] { main.T = T; m.decode(main, verify.data(), nv, logits); });
+    r.ms_main_2 = best_ms([&] { main.T = T; m.decode(main, two, 2, logits, &hidden); });  // hidden [2, d]
     r.ms_mtp_1 = best_ms([&] { mc.T = T; m.mtp_decode(mc, hidden.data(), two, 1, ml, true); });
     r.ms_mtp_2 = best_ms([&] { mc.T = T; m.mtp_decode(mc, hidden.data(), two, 2, ml, true); });
   }

@@ -68,6 +68,10 @@ struct DecodeBench {
   double mtp_acceptance = 0, mtp_speedup = 0, mtp_speedup_end_to_end = 0, tokens_per_s_greedy = 0,
          tokens_per_s_speculative = 0;
   int64_t mtp_drafted = 0, mtp_accepted = 0, mtp_tokens = 0;
+  int draft_tokens = 1;  // MTP drafts per main pass (SamplingConfig::draft_tokens)
+  // per draft position j: drafts checked / accepted (j > 0 only after j-1 was accepted)
+  std::vector<int64_t> mtp_drafted_at, mtp_accepted_at;
+  double ms_main_verify = 0;  // one main pass over draft_tokens + 1 new tokens
   // with mtp: one pass at the first prompt's context, ms (best of several): the main model
   // over 1 and 2 new tokens, the MTP module over 1 and 2 — what a speculative round costs
   // (main 2 + MTP 2 when the draft is accepted) against two plain steps (2 × main 1)
@@ -88,6 +92,7 @@ struct DecodeBench {
 // new_tokens under max_position_embeddings is given in its compact form, the template's
 // last line "User: Q. Assistant:". InvalidArgument when context + new_tokens exceed
 // max_position_embeddings, or mtp without an MTP module.
-DecodeBench bench_decode(Model& m, const RunConfig& cfg, int context, int batch, int new_tokens, bool mtp);
+DecodeBench bench_decode(Model& m, const RunConfig& cfg, int context, int batch, int new_tokens, bool mtp,
+                         int draft_tokens = 1);
 
 }  // namespace aha

@@ -86,16 +86,27 @@ Model::DecodeCache keep_rows(const Model& m, const Model::DecodeCache& c, const 
 }
 
 // Greedy decoding of one prompt with MTP drafts (one row: greedy samples are identical).
-// After the main model emits t_{n+1} from its hidden state h_n, the MTP module reads
-// (h_n, t_{n+1}) and drafts t_{n+2}; the next main pass feeds [t_{n+1}, draft] at
-// positions n+1, n+2. Its argmax at n+1 is the true t_{n+2}: if it equals the draft, the
-// argmax at n+2 is t_{n+3} as well (two tokens for one pass); if not, the draft's slot is
-// rolled back. The MTP cache stays in step with the main one: its entry i is (h_i, t_{i+1}).
+// State at the top of a round: the main cache holds positions 0..n (its hidden state h_n
+// is known), `last` = t_{n+1} has been emitted but not fed, and the MTP cache holds its
+// entries 0..n — entry i is built from (h_i, t_{i+1}) — the last of which drafted
+// d_1 = t_{n+2}, with g = the MTP block's output there.
+//  1. k > 1: the MTP module chains on its own output, as vLLM reuses DeepSeek-V3's single
+//     MTP layer for several speculative tokens: entry n+j reads (g, d_j) in place of
+//     (h_{n+j}, t_{n+j+1}) and drafts d_{j+1}. These entries are provisional: rolled
+//     back before the verified ones are written.
+//  2. One main pass feeds [t_{n+1}, d_1 .. d_k] at positions n+1 .. n+k+1. Its argmax
+//     at n+1 is the true t_{n+2}; while it equals the draft fed after it, the next
+//     argmax is the true token too — a accepted drafts give a+1 tokens for one pass.
+//  3. The main cache keeps positions n+1 .. n+1+a (the rejected drafts' slots are
+//     overwritten next); the MTP cache gets its true entries (h, t) for the same
+//     positions, and the last one drafts the next round's d_1.
 Completion speculative_greedy(Model& m, const std::vector<int32_t>& ptoks, const SamplingConfig& s,
                               const std::function<void(const std::string&)>& emit_piece) {
-  const int T = (int)ptoks.size(), V = m.cfg.vocab_size;
+  const int T = (int)ptoks.size(), V = m.cfg.vocab_size, k = s.draft_tokens;
   Tokenizer tok;
   Completion out;
+  out.drafted_at.assign(k, 0);
+  out.accepted_at.assign(k, 0);
   if (s.max_new_tokens == 0) { finish(out, false); return out; }
   Rng unused(0);  // greedy picks draw nothing
   auto argmax = [&](const std::vector<float>& logits, int row) {
@@ -110,11 +121,11 @@ Completion speculative_greedy(Model& m, const std::vector<int32_t>& ptoks, const
     done = stops(t);
     return done || (int)out.tokens.size() == s.max_new_tokens;
   };
-  // Room: prompt + every emitted token but the last + one draft = T + max_new_tokens.
-  const int capacity = T + s.max_new_tokens;
+  // Room: prompt + every emitted token but the last + k drafts.
+  const int capacity = T + s.max_new_tokens + k;
   Model::DecodeCache main = m.new_cache(1, capacity, s.attention);
   Model::DecodeCache mtp = m.new_mtp_cache(1, capacity, s.attention);
-  std::vector<float> logits, hidden, mtp_logits;  // [n, V], [n, d], [n, V]
+  std::vector<float> logits, hidden, mtp_logits, g;  // [n, V], [n, d], [1, V], [1, d]
   main.T = T;
   m.prefill(main, 0, 1, ptoks.data(), T, logits, &hidden);
   int32_t last = argmax(logits, T - 1);
@@ -122,30 +133,38 @@ Completion speculative_greedy(Model& m, const std::vector<int32_t>& ptoks, const
   // the MTP module over the prompt: position i reads (h_i, t_{i+1}); the last one drafts
   std::vector<int32_t> next(ptoks.begin() + 1, ptoks.end());
   next.push_back(last);
-  m.mtp_decode(mtp, hidden.data(), next.data(), T, mtp_logits, true);
-  int32_t draft = argmax(mtp_logits, 0);
+  m.mtp_decode(mtp, hidden.data(), next.data(), T, mtp_logits, true, &g);
+  std::vector<int32_t> feed(k + 1);  // [t_{n+1}, d_1 .. d_k]
+  feed[1] = argmax(mtp_logits, 0);
   for (;;) {
-    const int32_t feed[2] = {last, draft};
-    m.decode(main, feed, 2, logits, &hidden);
-    out.drafted++;
-    const int32_t verified = argmax(logits, 0);
-    const bool accepted = verified == draft;
-    out.accepted += accepted;
-    if (emit(verified)) break;
-    if (accepted) {
-      const int32_t bonus = argmax(logits, 1);
-      if (emit(bonus)) break;
-      const int32_t nx[2] = {verified, bonus};
-      m.mtp_decode(mtp, hidden.data(), nx, 2, mtp_logits, true);
-      draft = argmax(mtp_logits, 0);
-      last = bonus;
-    } else {
-      main.T--;  // the draft's slot: overwritten by the next pass
-      m.mtp_decode(mtp, hidden.data(), &verified, 1, mtp_logits);
-      draft = argmax(mtp_logits, 0);
-      last = verified;
+    for (int j = 1; j < k; j++) {  // 1. chained drafts d_2 .. d_k (provisional entries)
+      const std::vector<float> gin = g;
+      m.mtp_decode(mtp, gin.data(), &feed[j], 1, mtp_logits, false, &g);
+      feed[j + 1] = argmax(mtp_logits, 0);
     }
+    mtp.T -= k - 1;
+    feed[0] = last;
+    m.decode(main, feed.data(), k + 1, logits, &hidden);  // 2. verify
+    int a = 0;                                            // drafts accepted
+    bool stop = false;
+    std::vector<int32_t> got;  // the tokens this round emits: the argmax at n+1 .. n+1+a
+    for (int j = 0; j <= k; j++) {
+      const int32_t t = argmax(logits, j);
+      got.push_back(t);
+      if (j < k) out.drafted_at[j]++;
+      const bool ok = j < k && t == feed[j + 1];
+      if (ok) out.accepted_at[j]++;
+      if ((stop = emit(t))) break;
+      if (!ok) break;
+      a++;
+    }
+    if (stop) break;
+    main.T -= k - a;  // 3. the rejected drafts' slots
+    m.mtp_decode(mtp, hidden.data(), got.data(), a + 1, mtp_logits, true, &g);
+    feed[1] = argmax(mtp_logits, 0);
+    last = got.back();
   }
+  for (int j = 0; j < k; j++) out.drafted += out.drafted_at[j], out.accepted += out.accepted_at[j];
   finish(out, done);
   return out;
 }
@@ -165,6 +184,9 @@ std::vector<Completion> sample_batch(Model& m, const std::vector<std::string>& p
   if (s.speculative && s.temperature > 0)
     throw InvalidArgument("sample: speculative decoding is greedy only (temperature 0), got temperature " +
                           std::to_string(s.temperature));
+  if (s.speculative && (s.draft_tokens < 1 || s.draft_tokens > SamplingConfig::kMaxDraftTokens))
+    throw InvalidArgument("sample: draft_tokens must be in [1, " + std::to_string(SamplingConfig::kMaxDraftTokens) +
+                          "], got " + std::to_string(s.draft_tokens));
   const std::vector<std::vector<int32_t>> ptoks = encode_prompts(c, prompts, s);
   const int P = (int)prompts.size(), R = P * K, V = c.vocab_size;
   std::vector<Completion> out(R);

@@ -1,8 +1,8 @@
 // Sampling completions through the MLA decoding cache: each prompt is prefilled in one
 // forward pass, then all rows (K samples of every prompt) are decoded together, one token
 // per step. Stops at <eos>, at </answer> or at max_new_tokens. Greedy decoding can also
-// run speculatively: the MTP module drafts the next token and the main model verifies it
-// in the same pass, so an accepted draft gives two tokens for one main-model call.
+// run speculatively: the MTP module drafts the next tokens and the main model verifies
+// them in one pass, so k accepted drafts give k+1 tokens for one main-model call.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -24,6 +24,11 @@ struct SamplingConfig {
   // (up to float rounding between a one- and a two-token pass, which only matters at an
   // exact tie). InvalidArgument with temperature > 0 or a model without MTP.
   bool speculative = false;
+  // Drafts per main-model pass: the MTP module drafts one token from the main model's
+  // state, and each further one from its own output (vLLM's reuse of V3's single MTP
+  // layer for several speculative tokens). All are checked in one pass of k+1 tokens.
+  static constexpr int kMaxDraftTokens = 8;
+  int draft_tokens = 1;
   // The MLA cache decoding keeps: Absorbed (the latent, kv_lora_rank + qk_rope_head_dim
   // per token per layer) or Naive (per-head K and V, what an MHA model caches).
   AttnPath attention = AttnPath::Absorbed;
@@ -34,6 +39,9 @@ struct Completion {
   std::vector<int32_t> tokens;
   bool truncated = false;       // stopped by max_new_tokens (no <eos> / </answer>)
   int drafted = 0, accepted = 0;  // speculative: MTP drafts the main model checked / accepted
+  // the same per draft position j (0 = the token after the main model's own): a draft at
+  // j is checked only when the ones before it were accepted
+  std::vector<int> drafted_at, accepted_at;
 };
 
 // K samples of one prompt. on_token(sample, text_piece) is called for every generated

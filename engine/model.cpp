@@ -531,7 +531,7 @@ void Model::decode_step(DecodeCache& cache, const int32_t* tokens, std::vector<f
 }
 
 void Model::mtp_decode(DecodeCache& cache, const float* h, const int32_t* next, int n, std::vector<float>& logits_out,
-                       bool last_only) {
+                       bool last_only, std::vector<float>* hidden) {
   const ModelConfig& c = cfg;
   if (mtp_.empty())
     throw InvalidArgument("mtp_decode: this model has no MTP module (num_nextn_predict_layers = 0)");
@@ -569,6 +569,7 @@ void Model::mtp_decode(DecodeCache& cache, const float* h, const int32_t* next, 
     decode_block(m.block, a.block, x.data(), view(cache, 0), cache.B, n);
     cache.T += n;
   }
+  if (hidden) hidden->assign(x.begin(), x.begin() + (size_t)rows * d);
   // the shared head behind the MTP module's own norm
   logits_out.resize((size_t)rows * V);
   ops_.rmsnorm_forward(hn.data(), rstd.data(), x.data(), params.w(m.head_norm), rows, d, eps);

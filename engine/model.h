@@ -138,8 +138,11 @@ class Model {
   // last_only: logits [B, V] of each row's last position only — the others get their
   // cache entries and nothing else (no attention, FFN or head), which is all drafting
   // needs from them: a prompt of T tokens then costs about one MTP step, not T.
+  // hidden (if given) receives the MTP block's output for the rows that have logits
+  // ([B, n, d], or [B, d] with last_only): h^1 in V3's notation, the input a chained
+  // draft feeds back in place of the main model's h (speculative decoding, k > 1).
   void mtp_decode(DecodeCache& cache, const float* h, const int32_t* next, int n, std::vector<float>& logits,
-                  bool last_only = false);
+                  bool last_only = false, std::vector<float>* hidden = nullptr);
 
   void zero_grad();
 

@@ -251,34 +251,81 @@ TEST(DecodeSpeculative, GreedyIsTokenForTokenPlainGreedy) {
   const RunConfig rc = micro(0.02);
   Model random_model(rc.model, kernels::cpu_ops());
   random_model.init_weights(3);
-  int drafted = 0, accepted = 0;
+  std::vector<int> drafted(3), accepted(3);  // by draft_tokens - 1
   for (Model* m : {&trained_micro(), &random_model})
     for (const std::string prompt : {"<bos>12 + 345 = ", "<bos>count: 41 42 43", "<bos>sort: 9 3 7 ->"})
-      for (AttnPath path : kPaths) {
-        SamplingConfig s;
-        s.temperature = 0;
-        s.max_new_tokens = 64;
-        s.attention = path;
-        const auto plain = sample(*m, prompt, 2, s);
-        s.speculative = true;
-        std::vector<std::string> streamed(2);
-        const auto spec = sample(*m, prompt, 2, s, [&](int k, const std::string& p) { streamed[k] += p; });
-        ASSERT_EQ(spec.size(), 2u);
-        for (int k = 0; k < 2; k++) {
-          EXPECT_EQ(spec[k].tokens, plain[k].tokens) << prompt << " " << name(path);
-          EXPECT_EQ(spec[k].text, plain[k].text);
-          EXPECT_EQ(spec[k].truncated, plain[k].truncated);
-          EXPECT_EQ(streamed[k], spec[k].text);
-          EXPECT_EQ(plain[k].drafted, 0);
+      for (AttnPath path : kPaths)
+        for (int dk = 1; dk <= 3; dk++) {
+          SCOPED_TRACE("draft_tokens " + std::to_string(dk));
+          SamplingConfig s;
+          s.temperature = 0;
+          s.max_new_tokens = 64;
+          s.attention = path;
+          const auto plain = sample(*m, prompt, 2, s);
+          s.speculative = true;
+          s.draft_tokens = dk;
+          std::vector<std::string> streamed(2);
+          const auto spec = sample(*m, prompt, 2, s, [&](int k, const std::string& p) { streamed[k] += p; });
+          ASSERT_EQ(spec.size(), 2u);
+          for (int k = 0; k < 2; k++) {
+            EXPECT_EQ(spec[k].tokens, plain[k].tokens) << prompt << " " << name(path);
+            EXPECT_EQ(spec[k].text, plain[k].text);
+            EXPECT_EQ(spec[k].truncated, plain[k].truncated);
+            EXPECT_EQ(streamed[k], spec[k].text);
+            EXPECT_EQ(plain[k].drafted, 0);
+          }
+          EXPECT_GT(spec[0].drafted, 0);
+          EXPECT_LE(spec[0].accepted, spec[0].drafted);
+          ASSERT_EQ(spec[0].drafted_at.size(), (size_t)dk);
+          for (int j = 0; j < dk; j++) {
+            EXPECT_LE(spec[0].accepted_at[j], spec[0].drafted_at[j]);
+            // a draft is checked only after the one before it was accepted (and the
+            // completion did not stop at that token: once per completion at most)
+            if (j > 0) EXPECT_LE(spec[0].drafted_at[j], spec[0].accepted_at[j - 1]) << j;
+            if (j > 0) EXPECT_GE(spec[0].drafted_at[j], spec[0].accepted_at[j - 1] - 1) << j;
+          }
+          drafted[dk - 1] += spec[0].drafted;
+          accepted[dk - 1] += spec[0].accepted;
         }
-        EXPECT_GT(spec[0].drafted, 0);
-        EXPECT_LE(spec[0].accepted, spec[0].drafted);
-        drafted += spec[0].drafted;
-        accepted += spec[0].accepted;
-      }
-  // both branches ran: drafts accepted (two tokens a pass) and drafts rolled back
-  EXPECT_GT(accepted, 0);
-  EXPECT_LT(accepted, drafted);
+  for (int k = 1; k <= 3; k++) {
+    // both branches ran: drafts accepted and drafts rolled back (a chained draft of this
+    // barely trained model is never right: ConstantHeadAcceptsEveryDraft covers that branch)
+    EXPECT_GT(accepted[k - 1], 0) << k;
+    EXPECT_LT(accepted[k - 1], drafted[k - 1]) << k;
+  }
+}
+
+// With the final norms' weights at zero every logit is 0, so the main model and the MTP
+// module both always pick token 0: every draft, chained ones included, is accepted, and
+// each main pass of k+1 tokens emits k+1 — the branch that keeps a whole round.
+TEST(DecodeSpeculative, ConstantHeadAcceptsEveryDraft) {
+  const RunConfig c = micro();
+  Model m(c.model, kernels::cpu_ops());
+  m.init_weights(5);
+  int zeroed = 0;
+  for (const ParamInfo& p : m.params.infos)
+    if (p.name == "model.norm.weight" || p.name.find("shared_head.norm.weight") != std::string::npos) {
+      std::fill_n(m.params.w(p.offset), p.numel, 0.0f);
+      zeroed++;
+    }
+  ASSERT_EQ(zeroed, 2);  // the main model's final norm and the MTP module's
+  const int n = 20;
+  for (int k = 1; k <= 4; k++) {
+    SamplingConfig s;
+    s.temperature = 0;
+    s.max_new_tokens = n;
+    const Completion plain = sample(m, "<bos>7 + 8 = ", 1, s)[0];
+    s.speculative = true;
+    s.draft_tokens = k;
+    const Completion spec = sample(m, "<bos>7 + 8 = ", 1, s)[0];
+    EXPECT_EQ(spec.tokens, plain.tokens) << k;
+    ASSERT_EQ(spec.tokens.size(), (size_t)n) << k;
+    EXPECT_EQ(spec.tokens, std::vector<int32_t>(n, 0)) << k;
+    // the first token comes from the prefill, the other n-1 from passes of k+1 each
+    EXPECT_EQ(spec.drafted_at[0], (n - 1 + k) / (k + 1)) << k;
+    for (int j = 0; j < k; j++) EXPECT_EQ(spec.accepted_at[j], spec.drafted_at[j]) << k << " " << j;
+    EXPECT_TRUE(spec.truncated);
+  }
 }
 
 TEST(DecodeSpeculative, NeedsGreedyAndAnMtpModule) {
@@ -290,6 +337,11 @@ TEST(DecodeSpeculative, NeedsGreedyAndAnMtpModule) {
   s.max_new_tokens = 4;
   EXPECT_THROW(sample(m, "<bos>1 + 1 = ", 1, s), InvalidArgument) << "temperature 1";
   s.temperature = 0;
+  for (int k : {0, SamplingConfig::kMaxDraftTokens + 1}) {
+    SamplingConfig bad = s;
+    bad.draft_tokens = k;
+    EXPECT_THROW(sample(m, "<bos>1 + 1 = ", 1, bad), InvalidArgument) << "draft_tokens " << k;
+  }
   RunConfig no_mtp = c;
   no_mtp.model.num_nextn_predict_layers = 0;
   Model plain(no_mtp.model, kernels::cpu_ops());
@@ -396,6 +448,19 @@ TEST(DecodeBench, MicroGivesPositiveFigures) {
   EXPECT_LE(rc.mtp_context, longer);
   EXPECT_TRUE(rc.mtp_same_tokens);
   EXPECT_NE(rc.to_json().find("\"mtp_context\""), std::string::npos);
+  // chained drafts: counted per position, the output still plain greedy's
+  const DecodeBench r3 = bench_decode(m, c, 48, 1, 8, true, 3);
+  EXPECT_TRUE(r3.mtp_same_tokens);
+  ASSERT_EQ(r3.mtp_drafted_at.size(), 3u);
+  EXPECT_GT(r3.mtp_drafted_at[0], 0);
+  int64_t total = 0;
+  for (int j = 0; j < 3; j++) total += r3.mtp_drafted_at[j];
+  EXPECT_EQ(total, r3.mtp_drafted);
+  const nlohmann::json j3 = nlohmann::json::parse(r3.to_json());
+  EXPECT_EQ(j3["draft_tokens"], 3);
+  EXPECT_EQ(j3["mtp_acceptance_at"].size(), 3u);
+  EXPECT_GT(j3["ms_main_pass_verify"].get<double>(), 0.0);
+  EXPECT_THROW(bench_decode(m, c, 48, 1, 8, true, 0), InvalidArgument);
 }
 
 // `aha ARGS` → exit code and stdout + stderr
