@@ -495,6 +495,14 @@ TEST(DecodeBench, CommandLinePrintsOneJsonObjectOrAClearError) {
   std::tie(code, out) = aha_cli("bench decode " + (dir / "missing").string() + " --json");
   EXPECT_NE(code, 0);
   EXPECT_NE(out.find("missing"), std::string::npos) << out;
+  // chained drafts: per-position acceptance in the text; a count out of range named
+  std::tie(code, out) = aha_cli("bench decode " + dir.string() + " --context 24 --new-tokens 3 --mtp --draft 2");
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("2 drafts per pass"), std::string::npos) << out;
+  EXPECT_NE(out.find("by position"), std::string::npos) << out;
+  std::tie(code, out) = aha_cli("bench decode " + dir.string() + " --mtp --draft 9 --json");
+  EXPECT_NE(code, 0);
+  EXPECT_NE(out.find("--draft"), std::string::npos) << out;
   fs::remove_all(dir);
 }
 
