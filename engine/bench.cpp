@@ -301,12 +301,12 @@ DecodeBench bench_decode(Model& m, const RunConfig& cfg, int context, int batch,
   r.new_tokens = new_tokens;
   r.threads = omp_get_max_threads();
   r.mtp = mtp;
-  r.draft_tokens = draft_tokens;
-  if (mtp && (draft_tokens < 1 || draft_tokens > SamplingConfig::kMaxDraftTokens))
-    throw InvalidArgument("bench decode: --draft must be in [1, " + std::to_string(SamplingConfig::kMaxDraftTokens) +
-                          "], got " + std::to_string(draft_tokens));
-  r.mtp_drafted_at.assign(draft_tokens, 0);
-  r.mtp_accepted_at.assign(draft_tokens, 0);
+  if (mtp) {  // checked before the timings below, which take seconds
+    check_draft_tokens(draft_tokens, "bench decode: --draft");
+    r.draft_tokens = draft_tokens;
+    r.mtp_drafted_at.assign(draft_tokens, 0);
+    r.mtp_accepted_at.assign(draft_tokens, 0);
+  }
   r.kv_bytes_per_token_mla = m.kv_bytes_per_token(true);
   r.kv_bytes_per_token_mha = m.kv_bytes_per_token(false);
 
@@ -426,8 +426,9 @@ DecodeBench bench_decode(Model& m, const RunConfig& cfg, int context, int batch,
     r.ms_main_1 = best_ms([&] { main.T = T; m.decode(main, two, 1, logits, &hidden); });
     std::vector<int32_t> verify(nv);
     for (int j = 0; j < nv; j++) verify[j] = p[T - 1 - j % T];  // different tokens, as drafts are
-    r.ms_main_verify = best_ms([&] { main.T = T; m.decode(main, verify.data(), nv, logits); });
+    if (nv > 2) r.ms_main_verify = best_ms([&] { main.T = T; m.decode(main, verify.data(), nv, logits); });
     r.ms_main_2 = best_ms([&] { main.T = T; m.decode(main, two, 2, logits, &hidden); });  // hidden [2, d]
+    if (nv == 2) r.ms_main_verify = r.ms_main_2;  // one draft: the verifying pass is the 2-token one
     r.ms_mtp_1 = best_ms([&] { mc.T = T; m.mtp_decode(mc, hidden.data(), two, 1, ml, true); });
     r.ms_mtp_2 = best_ms([&] { mc.T = T; m.mtp_decode(mc, hidden.data(), two, 2, ml, true); });
   }

@@ -9,6 +9,12 @@
 
 namespace aha {
 
+void check_draft_tokens(int k, const std::string& what) {
+  if (k < 1 || k > SamplingConfig::kMaxDraftTokens)
+    throw InvalidArgument(what + " must be in [1, " + std::to_string(SamplingConfig::kMaxDraftTokens) + "], got " +
+                          std::to_string(k));
+}
+
 int32_t pick_token(const float* logits, int V, const SamplingConfig& s, Rng& rng) {
   if (s.temperature <= 0) return (int32_t)(std::max_element(logits, logits + V) - logits);
   std::vector<int> idx(V);
@@ -184,9 +190,7 @@ std::vector<Completion> sample_batch(Model& m, const std::vector<std::string>& p
   if (s.speculative && s.temperature > 0)
     throw InvalidArgument("sample: speculative decoding is greedy only (temperature 0), got temperature " +
                           std::to_string(s.temperature));
-  if (s.speculative && (s.draft_tokens < 1 || s.draft_tokens > SamplingConfig::kMaxDraftTokens))
-    throw InvalidArgument("sample: draft_tokens must be in [1, " + std::to_string(SamplingConfig::kMaxDraftTokens) +
-                          "], got " + std::to_string(s.draft_tokens));
+  if (s.speculative) check_draft_tokens(s.draft_tokens, "sample: draft_tokens");
   const std::vector<std::vector<int32_t>> ptoks = encode_prompts(c, prompts, s);
   const int P = (int)prompts.size(), R = P * K, V = c.vocab_size;
   std::vector<Completion> out(R);

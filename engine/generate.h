@@ -62,6 +62,10 @@ std::vector<Completion> sample(Model& m, const std::string& prompt, int K, const
 std::vector<Completion> sample_batch(Model& m, const std::vector<std::string>& prompts, int K, const SamplingConfig& s,
                                      const std::function<void(int, const std::string&)>& on_token = {});
 
+// InvalidArgument "<what> must be in [1, kMaxDraftTokens], got k" unless k is a valid
+// SamplingConfig::draft_tokens.
+void check_draft_tokens(int k, const std::string& what);
+
 // Picks one token from logits[V] with the sampling settings (exposed for tests).
 int32_t pick_token(const float* logits, int V, const SamplingConfig& s, Rng& rng);
 
