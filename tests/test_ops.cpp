@@ -13,6 +13,7 @@
 
 #include "grad_check.h"
 #include "kernels/cpu/ops.h"
+#include "kernels/cpu/skinny_gemm.h"
 #include "kernels/cpu/small_gemm.h"
 #include "kernels/cpu/softmax_rows.h"
 
@@ -69,6 +70,14 @@ std::vector<OpCase> cases() {
                    o.gemm(ta, tb, M, N, K, 0.7f, A.data(), ta ? M : K, B.data(), tb ? K : N, 0.5f, C.data(), N);
                    return std::vector<Vec>{C};
                  }});
+  for (int M : {1, 2, 3, 4})  // decoding's few-row products (skinny_gemm.h for M = 2, 3)
+    for (float beta : {0.0f, 0.5f})
+      c.push_back({"gemm_NT_rows" + std::to_string(M) + (beta == 0.0f ? "" : "_beta"), 1e-5, [M, beta](Ops& o) {
+                     const int N = 71, K = 130, lda = K + 3, ldb = K + 5, ldc = N + 2;
+                     Vec A = random_vec((size_t)M * lda, 1), B = random_vec((size_t)N * ldb, 2), C = random_vec((size_t)M * ldc, 3);
+                     o.gemm(false, true, M, N, K, 0.7f, A.data(), lda, B.data(), ldb, beta, C.data(), ldc);
+                     return std::vector<Vec>{C};
+                   }});
   c.push_back({"axpy_copy2d", 1e-6, [](Ops& o) {
                  Vec y = random_vec(1000, 1), x = random_vec(1000, 2), d = random_vec(30 * 20, 3);
                  o.axpy(y.data(), x.data(), 0.3f, 1000);
@@ -324,6 +333,32 @@ TEST(SmallGemm, MatchesPlainLoops) {
       }
     }
   }
+}
+
+// skinny_gemm (decoding's few-row products) against plain loops: every row count, weight
+// rows that fill whole blocks of 4 and 2 and the ones left over, K below, at and past a
+// vector with a tail, strided operands, beta 0 (C not read: NaN there must not leak) and not.
+TEST(SkinnyGemm, MatchesPlainLoops) {
+  for (int M = 1; M <= kSkinnyRows; M++)
+    for (int N : {1, 2, 3, 5, 8, 9, 71})
+      for (int K : {1, 7, 8, 16, 33, 130})
+        for (float beta : {0.0f, 0.5f}) {
+          SCOPED_TRACE("M " + std::to_string(M) + " N " + std::to_string(N) + " K " + std::to_string(K) +
+                       " beta " + std::to_string(beta));
+          const int lda = K + 3, ldb = K + 1, ldc = N + 2;
+          const Vec A = random_vec((size_t)M * lda, 1), B = random_vec((size_t)N * ldb, 2);
+          Vec C0 = random_vec((size_t)M * ldc, 3);
+          if (beta == 0.0f) std::fill(C0.begin(), C0.end(), std::nanf(""));
+          Vec C = C0;
+          skinny_gemm_nt(M, N, K, 0.7f, A.data(), lda, B.data(), ldb, beta, C.data(), ldc);
+          for (int m = 0; m < M; m++)
+            for (int n = 0; n < N; n++) {
+              double sum = 0.0;
+              for (int k = 0; k < K; k++) sum += (double)A[(size_t)m * lda + k] * B[(size_t)n * ldb + k];
+              const double want = 0.7 * sum + (beta == 0.0f ? 0.0 : beta * (double)C0[(size_t)m * ldc + n]);
+              ASSERT_NEAR(C[(size_t)m * ldc + n], want, 1e-5 * (1 + std::fabs(want))) << "at (" << m << ", " << n << ")";
+            }
+        }
 }
 
 // The hand-vectorised row exponentials of attention against double-precision exp, on

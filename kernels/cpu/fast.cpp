@@ -23,6 +23,7 @@
 #include "kernels/cpu/aligned.h"
 #include "kernels/cpu/decode_scores.h"
 #include "kernels/cpu/simd.h"
+#include "kernels/cpu/skinny_gemm.h"
 #include "kernels/cpu/small_gemm.h"
 #include "kernels/cpu/softmax_rows.h"
 #include "engine/error.h"
@@ -134,6 +135,13 @@ void CpuOps::gemm(bool transA, bool transB, int M, int N, int K, float alpha, co
   if (K == 0) {  // BLAS leaves C untouched when K == 0 only for beta == 1
     for (int i = 0; i < M; i++)
       for (int j = 0; j < N; j++) C[(size_t)i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[(size_t)i * ldc + j];
+    return;
+  }
+  if (!transA && transB && (M == 2 || M == 3)) {
+    // decoding's two- and three-token passes (a token and its MTP drafts) times a weight
+    // [out, in]: one pass over the weight for all rows (skinny_gemm.h). oneDNN keeps M = 1
+    // (its GEMV is as fast) and M >= 4 (its packed GEMM wins from there, measured on AVX2).
+    skinny_gemm_nt(M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     return;
   }
   AHA_CHECK(sgemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc),
