@@ -50,10 +50,8 @@ LossParts DataParallel::forward_backward(const Batch& batch, float loss_scale) {
   // replicas are built on first use: a stage that never steps (a resumed run past it)
   // allocates none
   while ((int)replicas_.size() < R - 1) replicas_.push_back(std::make_unique<Model>(master_.cfg, ops_));
-  for (int r = 1; r < R; r++) {
+  for (int r = 1; r < R; r++)
     replicas_[r - 1]->params.share_weights(master_.params);  // the master's buffer may have been replaced
-    replicas_[r - 1]->zero_grad();
-  }
   // One replica per thread; the kernels inside run on their calling thread (a nested
   // OpenMP region is inactive, and oneDNN runs sequentially inside a parallel region).
   // An exception must not cross the region: each is kept and the first rethrown after.
@@ -61,6 +59,7 @@ LossParts DataParallel::forward_backward(const Batch& batch, float loss_scale) {
   for (int r = 0; r < R; r++) {
     try {
       Model& m = r == 0 ? master_ : *replicas_[r - 1];
+      if (r > 0) m.zero_grad();  // on the replica's own thread: the zeroing runs side by side
       parts[r] = m.forward_backward(shards_[r], loss_scale, &norms[r]);
     } catch (...) {
       errors[r] = std::current_exception();

@@ -47,7 +47,14 @@ void Model::init_weights(uint64_t seed) {
   zero_grad();
 }
 
-void Model::zero_grad() { std::fill(params.grads.begin(), params.grads.end(), 0.0f); }
+void Model::zero_grad() {
+  // 17 MB for tiny: split over the cores (inside a data-parallel replica's thread the
+  // nested region is inactive and its thread zeroes its own gradients)
+  float* g = params.grads.data();
+  const long n = (long)params.grads.size(), chunk = 1 << 16;
+#pragma omp parallel for schedule(static)
+  for (long i = 0; i < n; i += chunk) std::fill(g + i, g + std::min(n, i + chunk), 0.0f);
+}
 
 size_t Model::params_active() const {
   size_t inactive = 0;
