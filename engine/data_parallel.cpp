@@ -34,6 +34,17 @@ void slice(const Batch& b, int r0, int r1, Batch& out) {
 }
 }  // namespace
 
+std::vector<Model*> DataParallel::models(int count) {
+  count = std::max(1, std::min(count, count_));
+  while ((int)replicas_.size() < count - 1) replicas_.push_back(std::make_unique<Model>(master_.cfg, ops_));
+  std::vector<Model*> out{&master_};
+  for (int r = 1; r < count; r++) {
+    replicas_[r - 1]->params.share_weights(master_.params);  // the master's buffer may have been replaced
+    out.push_back(replicas_[r - 1].get());
+  }
+  return out;
+}
+
 LossParts DataParallel::forward_backward(const Batch& batch, float loss_scale) {
   const int R = replicas_for(batch.B);
   if (R == 1) return master_.forward_backward(batch, loss_scale);

@@ -34,6 +34,10 @@ class DataParallel {
   // gradients are ADDED to the master's (scaled by loss_scale), and the expert loads the
   // replicas counted are moved to the master (for update_router_bias and expert_load).
   LossParts forward_backward(const Batch& batch, float loss_scale = 1.0f);
+  // The master and count − 1 replicas (built on first use), every replica sharing the
+  // master's current weights: what data-parallel generation decodes with (one model per
+  // thread, sample_batch_parallel). count is clamped to [1, replicas].
+  std::vector<Model*> models(int count);
 
  private:
   Model& master_;

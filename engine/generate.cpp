@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <exception>
 #include <numeric>
 
 #include "engine/error.h"
@@ -256,6 +257,41 @@ std::vector<Completion> sample_batch(Model& m, const std::vector<std::string>& p
     m.decode_step(cache, next.data(), step_logits);  // finished rows still here decode padding, ignored
   }
   for (int b = 0; b < R; b++) finish(out[b], done[b]);
+  return out;
+}
+
+std::vector<Completion> sample_batch_parallel(const std::vector<Model*>& models, const std::vector<std::string>& prompts,
+                                              int K, const SamplingConfig& s,
+                                              const std::function<void(int, const std::string&)>& on_token) {
+  if (models.empty()) throw InvalidArgument("sample_batch_parallel: no models");
+  for (const Model* m : models)
+    if (!m) throw InvalidArgument("sample_batch_parallel: a null model");
+  const int P = (int)prompts.size(), W = std::min((int)models.size(), P);
+  if (W <= 1) return sample_batch(*models[0], prompts, K, s, on_token);
+  if (K < 1) throw InvalidArgument("sample: need at least one sample per prompt, got " + std::to_string(K));
+  std::vector<std::vector<Completion>> parts(W);
+  std::vector<std::exception_ptr> errors(W);
+  // Shares are made before the region; an exception must not cross it (kept, rethrown after).
+#pragma omp parallel for num_threads(W) schedule(static, 1)
+  for (int w = 0; w < W; w++) {
+    try {
+      const int p0 = P * w / W, p1 = P * (w + 1) / W;
+      const std::vector<std::string> share(prompts.begin() + p0, prompts.begin() + p1);
+      SamplingConfig sw = s;
+      sw.seed = s.seed + (uint64_t)p0 * kPromptSeedStride;  // prompt p0 + i seeds as prompt i of the share
+      std::function<void(int, const std::string&)> sink;
+      if (on_token) sink = [&on_token, base = p0 * K](int row, const std::string& piece) { on_token(base + row, piece); };
+      parts[w] = sample_batch(*models[w], share, K, sw, sink);
+    } catch (...) {
+      errors[w] = std::current_exception();
+    }
+  }
+  for (auto& e : errors)
+    if (e) std::rethrow_exception(e);
+  std::vector<Completion> out;
+  out.reserve((size_t)P * K);
+  for (auto& part : parts)
+    for (auto& c : part) out.push_back(std::move(c));
   return out;
 }
 

@@ -62,6 +62,21 @@ std::vector<Completion> sample(Model& m, const std::string& prompt, int K, const
 std::vector<Completion> sample_batch(Model& m, const std::vector<std::string>& prompts, int K, const SamplingConfig& s,
                                      const std::function<void(int, const std::string&)>& on_token = {});
 
+// sample_batch over several models that hold the same weights (data-parallel replicas,
+// DataParallel::models): the prompts are split into contiguous shares, one per model, and
+// each share is decoded by its model on its own thread with single-threaded kernels; the
+// completions come back in prompt order. A prompt's rows are seeded from its index in
+// `prompts`, as sample_batch seeds them, so the result is sample_batch's up to float
+// rounding between batch sizes; for a given number of models it is the same run to run.
+// on_token is called from several threads at once (each row always from the same one)
+// with the row's index in the whole batch. At batch 1 a decoding step is dozens of small
+// products and many OpenMP regions; one thread per share of rows keeps each core busy
+// instead of splitting every small op in two (GRPO's generation on an AVX2 EPYC:
+// 3,337 tokens/s on 2 threads against 5,300 on one).
+std::vector<Completion> sample_batch_parallel(const std::vector<Model*>& models, const std::vector<std::string>& prompts,
+                                              int K, const SamplingConfig& s,
+                                              const std::function<void(int, const std::string&)>& on_token = {});
+
 // InvalidArgument "<what> must be in [1, kMaxDraftTokens], got k" unless k is a valid
 // SamplingConfig::draft_tokens.
 void check_draft_tokens(int k, const std::string& what);

@@ -52,7 +52,7 @@ struct GrpoStage::Group {
 };
 
 GrpoStage::GrpoStage(const RunConfig& cfg, Model& model, kernels::Ops& ops)
-    : cfg_(cfg), tc_(grpo_train_config(cfg)), model_(model), ops_(ops), opt_(model.params) {
+    : cfg_(cfg), tc_(grpo_train_config(cfg)), model_(model), ops_(ops), gen_(model, ops), opt_(model.params) {
   const GrpoConfig& g = cfg.grpo;
   const int d = task_difficulty(cfg);
   const Task& task = task_by_name(g.task);
@@ -116,7 +116,8 @@ StepReport GrpoStage::step() {
     const int base = (int)groups.size() * G;
     std::function<void(int, const std::string&)> sink;
     if (on_token) sink = [&](int row, const std::string& piece) { on_token(base + row, piece); };
-    std::vector<Completion> all = sample_batch(model_, contexts, G, sc, sink);
+    // one model per thread, each decoding a share of the prompts (sample_batch_parallel)
+    std::vector<Completion> all = sample_batch_parallel(gen_.models(want), contexts, G, sc, sink);
     drawn_ += want;
     draws += want;
     if ((int64_t)all.size() != (int64_t)want * G)

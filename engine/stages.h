@@ -166,6 +166,7 @@ class GrpoStage : public Stage {
   TrainConfig tc_;  // [train] with GRPO's learning rate, warm-up and a constant schedule
   Model& model_;
   kernels::Ops& ops_;
+  DataParallel gen_;               // replicas sharing model_'s weights: one decodes per thread
   AdamW opt_;
   TrainState state_;
   std::unique_ptr<Model> ref_;     // frozen reference (β > 0)

@@ -11,11 +11,13 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <random>
 #include <nlohmann/json.hpp>
 
 #include "engine/bench.h"
 #include "engine/error.h"
+#include "engine/data_parallel.h"
 #include "engine/generate.h"
 #include "engine/model.h"
 #include "engine/rng.h"
@@ -281,8 +283,8 @@ TEST(DecodeSpeculative, GreedyIsTokenForTokenPlainGreedy) {
             EXPECT_LE(spec[0].accepted_at[j], spec[0].drafted_at[j]);
             // a draft is checked only after the one before it was accepted (and the
             // completion did not stop at that token: once per completion at most)
-            if (j > 0) EXPECT_LE(spec[0].drafted_at[j], spec[0].accepted_at[j - 1]) << j;
-            if (j > 0) EXPECT_GE(spec[0].drafted_at[j], spec[0].accepted_at[j - 1] - 1) << j;
+            if (j > 0) { EXPECT_LE(spec[0].drafted_at[j], spec[0].accepted_at[j - 1]) << j; }
+            if (j > 0) { EXPECT_GE(spec[0].drafted_at[j], spec[0].accepted_at[j - 1] - 1) << j; }
           }
           drafted[dk - 1] += spec[0].drafted;
           accepted[dk - 1] += spec[0].accepted;
@@ -383,6 +385,56 @@ TEST(DecodeBatch, RowsEqualPerPromptSamples) {
   EXPECT_THROW(sample_batch(m, {}, 2, s), InvalidArgument);
   EXPECT_THROW(sample_batch(m, {"<bos>1", ""}, 2, s), InvalidArgument);
   EXPECT_THROW(sample_batch(m, {"<bos>1"}, 0, s), InvalidArgument);
+}
+
+// Data-parallel generation (GRPO's): each model of a DataParallel decodes a share of the
+// prompts on its own thread; every row must be what sample() gives for its prompt alone,
+// with the prompt's global seed, and on_token must name rows by their global index.
+TEST(DecodeBatch, ParallelSharesEqualPerPromptSamples) {
+  Model& m = trained_micro();
+  DataParallel dp(m, kernels::cpu_ops(), 2);
+  const std::vector<Model*> models = dp.models(2);
+  ASSERT_EQ(models.size(), 2u);
+  EXPECT_EQ(models[0], &m);
+  EXPECT_EQ(models[1]->params.w(0), m.params.w(0)) << "a replica must read the master's weights";
+  const std::vector<std::string> prompts = {"<bos>7 * 8 = ", "<bos>count: 10 11 12", "<bos>sort: 5 1 ->",
+                                            "<bos>9 + 4 = ", "<bos>abc"};
+  const int K = 2;
+  SamplingConfig s;
+  s.temperature = 1.0;
+  s.top_k = 40;
+  s.max_new_tokens = 20;
+  s.seed = 91;
+  std::mutex mu;
+  std::vector<std::string> streamed(prompts.size() * K);
+  const auto got = sample_batch_parallel(models, prompts, K, s, [&](int row, const std::string& p) {
+    std::lock_guard<std::mutex> lock(mu);
+    ASSERT_GE(row, 0);
+    ASSERT_LT(row, (int)streamed.size());
+    streamed[row] += p;
+  });
+  ASSERT_EQ(got.size(), prompts.size() * K);
+  for (size_t i = 0; i < prompts.size(); i++) {
+    SamplingConfig si = s;
+    si.seed = s.seed + i * 1000003ull;
+    const auto one = sample(m, prompts[i], K, si);
+    for (int k = 0; k < K; k++) {
+      EXPECT_EQ(got[i * K + k].tokens, one[k].tokens) << "prompt " << i << " sample " << k;
+      EXPECT_EQ(streamed[i * K + k], got[i * K + k].text) << "prompt " << i << " sample " << k;
+    }
+  }
+  // one model, or more models than prompts: plain sample_batch
+  const auto single = sample_batch_parallel({&m}, prompts, K, s);
+  const auto batch = sample_batch(m, prompts, K, s);
+  ASSERT_EQ(single.size(), batch.size());
+  for (size_t r = 0; r < batch.size(); r++) EXPECT_EQ(single[r].tokens, batch[r].tokens) << r;
+  const auto few = sample_batch_parallel(models, {prompts[0]}, K, s);
+  ASSERT_EQ(few.size(), (size_t)K);
+  for (int k = 0; k < K; k++) EXPECT_EQ(few[k].tokens, batch[k].tokens);
+  // errors thrown on a worker thread arrive on the caller's
+  EXPECT_THROW(sample_batch_parallel({}, prompts, K, s), InvalidArgument);
+  EXPECT_THROW(sample_batch_parallel(models, {"<bos>1", ""}, K, s), InvalidArgument);
+  EXPECT_THROW(sample_batch_parallel(models, prompts, 0, s), InvalidArgument);
 }
 
 TEST(DecodeBatch, RowsThatFinishEarlyLeaveTheCacheAndTheOthersAreUnchanged) {
