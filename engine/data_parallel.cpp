@@ -60,16 +60,14 @@ LossParts DataParallel::forward_backward(const Batch& batch, float loss_scale) {
   std::vector<std::exception_ptr> errors(R);
   // replicas are built on first use: a stage that never steps (a resumed run past it)
   // allocates none
-  while ((int)replicas_.size() < R - 1) replicas_.push_back(std::make_unique<Model>(master_.cfg, ops_));
-  for (int r = 1; r < R; r++)
-    replicas_[r - 1]->params.share_weights(master_.params);  // the master's buffer may have been replaced
+  const std::vector<Model*> ms = models(R);  // [master, replica 1, …], sharing its weights
   // One replica per thread; the kernels inside run on their calling thread (a nested
   // OpenMP region is inactive, and oneDNN runs sequentially inside a parallel region).
   // An exception must not cross the region: each is kept and the first rethrown after.
 #pragma omp parallel for num_threads(R) schedule(static, 1)
   for (int r = 0; r < R; r++) {
     try {
-      Model& m = r == 0 ? master_ : *replicas_[r - 1];
+      Model& m = *ms[r];
       if (r > 0) m.zero_grad();  // on the replica's own thread: the zeroing runs side by side
       parts[r] = m.forward_backward(shards_[r], loss_scale, &norms[r]);
     } catch (...) {
@@ -84,7 +82,7 @@ LossParts DataParallel::forward_backward(const Batch& batch, float loss_scale) {
 #pragma omp parallel for schedule(static)
   for (size_t i = 0; i < n; i++) {
     float s = g[i];
-    for (int r = 1; r < R; r++) s += replicas_[r - 1]->params.grads[i];
+    for (int r = 1; r < R; r++) s += ms[r]->params.grads[i];
     g[i] = s;
   }
   LossParts out = parts[0];
@@ -95,7 +93,7 @@ LossParts DataParallel::forward_backward(const Batch& batch, float loss_scale) {
     out.balance += p.balance;
     out.scored_tokens += p.scored_tokens;
     for (size_t k = 0; k < out.mtp.size(); k++) out.mtp[k] += p.mtp[k];
-    master_.take_expert_load(*replicas_[r - 1]);
+    master_.take_expert_load(*ms[r]);
   }
   return out;
 }

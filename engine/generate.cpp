@@ -268,10 +268,10 @@ std::vector<Completion> sample_batch_parallel(const std::vector<Model*>& models,
     if (!m) throw InvalidArgument("sample_batch_parallel: a null model");
   const int P = (int)prompts.size(), W = std::min((int)models.size(), P);
   if (W <= 1) return sample_batch(*models[0], prompts, K, s, on_token);
-  if (K < 1) throw InvalidArgument("sample: need at least one sample per prompt, got " + std::to_string(K));
   std::vector<std::vector<Completion>> parts(W);
   std::vector<std::exception_ptr> errors(W);
-  // Shares are made before the region; an exception must not cross it (kept, rethrown after).
+  // An exception must not cross the region (bad arguments included: each share's
+  // sample_batch checks them): it is kept and rethrown after.
 #pragma omp parallel for num_threads(W) schedule(static, 1)
   for (int w = 0; w < W; w++) {
     try {

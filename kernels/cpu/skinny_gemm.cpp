@@ -44,7 +44,7 @@ inline void sums8(const __m256* v, float* out) {
 namespace avx512 {
 using vec = __m512;
 constexpr int W = 16;
-constexpr int kAccs = 16;  // of 32 zmm registers: 16 accumulators, up to 4 inputs, a weight vector
+constexpr int kAccs = 16;  // of 32 zmm registers: ≤ 16 accumulators (M = 4 × 4), 4 inputs, a weight vector
 inline vec zero() { return _mm512_setzero_ps(); }
 inline vec load(const float* p) { return _mm512_loadu_ps(p); }
 inline vec fma(vec a, vec b, vec c) { return _mm512_fmadd_ps(a, b, c); }
@@ -68,7 +68,7 @@ inline void sums(const vec* v, float* out) {
 namespace avx2 {
 using vec = __m256;
 constexpr int W = 8;
-constexpr int kAccs = 8;  // of 16 ymm registers: 8 accumulators, up to 4 inputs, a weight vector
+constexpr int kAccs = 12;  // of 16 ymm registers: ≤ 12 accumulators (M = 3 × 4), 3 inputs, a weight vector
 inline vec zero() { return _mm256_setzero_ps(); }
 inline vec load(const float* p) { return _mm256_loadu_ps(p); }
 inline vec fma(vec a, vec b, vec c) { return _mm256_fmadd_ps(a, b, c); }
