@@ -127,6 +127,7 @@ void for_each_key(Cfg& c, F&& f) {
   f("grpo", "updates_per_batch", g.updates_per_batch);
   f("grpo", "micro_batch", g.micro_batch);
   f("grpo", "pack_prompts", g.pack_prompts);
+  f("grpo", "skip_zero_advantage", g.skip_zero_advantage);
   f("grpo", "lr", g.lr);
   f("grpo", "warmup_steps", g.warmup_steps);
   f("grpo", "epsilon_low", g.epsilon_low);

@@ -134,6 +134,10 @@ struct GrpoConfig {
   int updates_per_batch = 1;      // μ, policy updates per generation batch
   int micro_batch = 8;            // completions per forward/backward (memory, not maths)
   bool pack_prompts = true;       // a prompt once per row, then its completions (engine/grpo_pack.h)
+  // With beta = 0 a completion whose advantage is 0 (a group whose rewards all agree) has
+  // zero policy gradient: its forward/backward is skipped. Only its share of the α
+  // balance loss is lost; the aggregation's denominators still count it.
+  bool skip_zero_advantage = true;
   double lr = 2e-4;               // constant after warm-up
   int warmup_steps = 5;
   double epsilon_low = 0.2;       // ratio clipped to [1 − ε_low, 1 + ε_high]

@@ -16,6 +16,18 @@ void check_draft_tokens(int k, const std::string& what) {
                           std::to_string(k));
 }
 
+// H(softmax(logits)) in nats: log Z − E[l − max].
+double logits_entropy(const float* logits, int V) {
+  const double mx = *std::max_element(logits, logits + V);
+  double z = 0.0, zl = 0.0;
+  for (int i = 0; i < V; i++) {
+    const double e = std::exp(logits[i] - mx);
+    z += e;
+    zl += e * (logits[i] - mx);
+  }
+  return std::log(z) - zl / z;
+}
+
 int32_t pick_token(const float* logits, int V, const SamplingConfig& s, Rng& rng) {
   if (s.temperature <= 0) return (int32_t)(std::max_element(logits, logits + V) - logits);
   std::vector<int> idx(V);
@@ -233,6 +245,7 @@ std::vector<Completion> sample_batch(Model& m, const std::vector<std::string>& p
       const int b = rows[i];
       if (done[b]) { next[i] = Tokenizer::kPad; finished++; continue; }
       next[i] = pick_token(step_logits.data() + i * V, V, s, rngs[b]);
+      out[b].entropy += logits_entropy(step_logits.data() + i * V, V);
       out[b].tokens.push_back(next[i]);
       const std::string piece = tok.token_text(next[i]);
       out[b].text += piece;

@@ -38,6 +38,10 @@ struct Completion {
   std::string text;             // decoded completion (specials as their strings)
   std::vector<int32_t> tokens;
   bool truncated = false;       // stopped by max_new_tokens (no <eos> / </answer>)
+  // Σ over the sampled tokens of the policy's entropy H(softmax(logits)) in nats, at
+  // temperature 1 whatever the sampling's (GRPO's entropy metric, without a second
+  // forward pass); 0 from speculative decoding, which does not sample.
+  double entropy = 0;
   int drafted = 0, accepted = 0;  // speculative: MTP drafts the main model checked / accepted
   // the same per draft position j (0 = the token after the main model's own): a draft at
   // j is checked only when the ones before it were accepted
@@ -83,5 +87,7 @@ void check_draft_tokens(int k, const std::string& what);
 
 // Picks one token from logits[V] with the sampling settings (exposed for tests).
 int32_t pick_token(const float* logits, int V, const SamplingConfig& s, Rng& rng);
+// Entropy of softmax(logits[V]) in nats (Completion::entropy's terms).
+double logits_entropy(const float* logits, int V);
 
 }  // namespace aha

@@ -43,10 +43,14 @@ std::vector<double> grpo_advantages(const std::vector<double>& r, int G, Advanta
   for (size_t g0 = 0; g0 < r.size(); g0 += G) {
     const MeanStd ms = mean_std(&r[g0], (size_t)G);
     const double mean = ms.mean, sd = mode == AdvantageMode::Group ? ms.std : 0.0;
+    // A group whose rewards all agree carries no signal: exactly 0 — not c/eps noise, and
+    // not the rounding of the mean either (eight rewards of 1.1 average to 1.1 ± 1 ulp,
+    // which std + eps would turn into advantages of ~1e-12 that are not 0).
+    const auto [lo, hi] = std::minmax_element(r.begin() + g0, r.begin() + g0 + G);
+    const bool agree = *hi - *lo <= kRewardTie;
     for (int i = 0; i < G; i++) {
       const double c = r[g0 + i] - mean;
-      // a group whose rewards all agree carries no signal: exactly 0, not c/eps noise
-      a[g0 + i] = mode == AdvantageMode::Group ? (sd > 0 ? c / (sd + eps) : 0.0) : c;
+      a[g0 + i] = agree ? 0.0 : mode == AdvantageMode::Group ? (sd > 0 ? c / (sd + eps) : 0.0) : c;
     }
   }
   if (scale_batch) {

@@ -32,6 +32,8 @@ inline MeanStd mean_std(const std::vector<double>& v) { return mean_std(v.data()
 // rewards[P·G], group g = rewards[g·G, (g+1)·G). Returns the advantage of each completion.
 // scale_batch divides every advantage by the batch's std (after the group step; "Lite
 // PPO"); groups whose rewards all agree get advantage 0. eps guards the division.
+// Rewards closer than this agree (a zero-std group, frac_reward_zero_std).
+constexpr double kRewardTie = 1e-12;
 std::vector<double> grpo_advantages(const std::vector<double>& rewards, int G, AdvantageMode mode,
                                     bool scale_batch = false, double eps = 1e-4);
 

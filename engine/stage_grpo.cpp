@@ -133,7 +133,7 @@ StepReport GrpoStage::step() {
         hi = std::max(hi, gr.rewards.back().total);
         gen_tokens += (int64_t)c.tokens.size();
       }
-      gr.zero_std = hi - lo <= 1e-12;
+      gr.zero_std = hi - lo <= kRewardTie;
       // dynamic sampling drops a group that carries no signal, unless no draws are left
       if (g.dynamic_sampling && gr.zero_std && draws < max_draws) { dropped++; continue; }
       if ((int)groups.size() < P) groups.push_back(std::move(gr));
@@ -158,14 +158,34 @@ StepReport GrpoStage::step() {
   }
   int n_scored = 0;  // completions in the loss (denominators of the aggregation)
   for (int i = 0; i < S; i++) n_scored += seq_len[i] > 0;
+  // The policy's entropy over the scored completions' tokens, from the sampler's logits
+  // (the same distribution the update's forward would give, up to rounding; it covers the
+  // completions the update skips too).
+  double entropy_sum = 0, entropy_n = 0;
+  for (int i = 0; i < S; i++)
+    if (seq_len[i] > 0) {
+      entropy_sum += groups[i / G].completions[i % G].entropy;
+      entropy_n += seq_len[i];
+    }
+  // With β = 0 a zero advantage makes every token's loss −min(ρ·0, clip(ρ)·0) = 0 with a
+  // zero gradient: such completions stay in the denominators (n_scored, seq_len) but not
+  // in the forward/backward. In a step where half the groups agree, that halves the update.
+  std::vector<int> trained;
+  double skipped_tokens = 0;
+  for (int i = 0; i < S; i++) {
+    if (g.skip_zero_advantage && g.beta == 0 && adv[i] == 0.0 && seq_len[i] > 0) { skipped_tokens += seq_len[i]; continue; }
+    trained.push_back(i);
+  }
 
   // micro-batches of micro_batch completions; packed: one row per prompt (engine/grpo_pack.h)
   struct Micro { Batch batch; std::vector<int> seq; std::vector<float> old_logp, ref_logp; };
   std::vector<Micro> micros;
-  for (int first = 0; first < S; first += g.micro_batch) {
+  for (size_t first = 0; first < trained.size(); first += (size_t)g.micro_batch) {
     std::vector<PackItem> items;
-    for (int i = first; i < std::min(S, first + g.micro_batch); i++)
+    for (size_t j = first; j < std::min(trained.size(), first + (size_t)g.micro_batch); j++) {
+      const int i = trained[j];
       items.push_back({i / G, &prompt_tokens[(size_t)(i / G)], &groups[i / G].completions[i % G].tokens, i, seq_len[i] > 0});
+    }
     Micro m;
     m.batch = g.pack_prompts ? pack_rows(items, m.seq) : plain_rows(items, m.seq);
     micros.push_back(std::move(m));
@@ -185,7 +205,7 @@ StepReport GrpoStage::step() {
 
   // ---- μ policy updates ----
   PolicyLossStats stats;
-  double entropy_sum = 0, entropy_n = 0, gnorm = 0, train_tokens = 0;
+  double gnorm = 0, train_tokens = 0;
   const double lr = learning_rate(tc_, (int)state_.step);
   const auto t1 = std::chrono::steady_clock::now();
   // the step's expert loads, summed over its μ updates (the bias update zeroes the model's)
@@ -194,7 +214,6 @@ StepReport GrpoStage::step() {
   for (int u = 0; u < g.updates_per_batch && n_scored > 0; u++) {
     model_.zero_grad();
     for (Micro& m : micros) {
-      std::vector<float> entropy;
       const Model::TokenObjective obj = [&](const std::vector<float>& logp, std::vector<float>& dlogp) {
         // the first update runs on the weights that sampled (π_old = π, ratio ≡ 1, TRL's
         // logp.detach()); its log-probabilities are π_old for the later updates
@@ -203,13 +222,10 @@ StepReport GrpoStage::step() {
         return grpo_token_objective(logp, old, ref_ ? &m.ref_logp : nullptr, m.seq, adv, seq_len, n_scored, pl, dlogp,
                                     stats);
       };
-      model_.forward_backward_objective(m.batch, obj, 1.0f, u == 0 ? &entropy : nullptr);
+      model_.forward_backward_objective(m.batch, obj, 1.0f);
       // completion tokens trained on (the same count packed or not; a packed row's prompt
       // and padding are not counted)
       train_tokens += (double)std::count_if(m.seq.begin(), m.seq.end(), [](int q) { return q >= 0; });
-      if (u == 0)
-        for (size_t n = 0; n < entropy.size(); n++)
-          if (m.seq[n] >= 0) { entropy_sum += entropy[n]; entropy_n++; }
     }
     gnorm = opt_.step(ops_, model_.params, tc_, lr);  // NumericError on a non-finite gradient: weights kept
     const auto now = model_.moe_state();
@@ -285,16 +301,20 @@ StepReport GrpoStage::step() {
   mt["completions/min_length"] = lmin;
   mt["completions/max_length"] = lmax;
   mt["completions/clipped_ratio"] = truncated / S;
+  mt["completions/trained_ratio"] = (double)trained.size() / S;  // in the update's forward/backward
   mt["language_mix_rate"] = mixed / S;  // reasoning not purely English
   mt["code_switch_rate"] = switched / S;
   mt["aha_rate"] = aha / S;
   const double ntok = std::max(1.0, stats.tokens);
   if (g.beta > 0) mt["kl"] = stats.kl_sum / ntok;
   mt["entropy"] = entropy_n > 0 ? entropy_sum / entropy_n : 0.0;
-  mt["clip_ratio/low_mean"] = stats.clip_low / ntok;
-  mt["clip_ratio/high_mean"] = stats.clip_high / ntok;
-  mt["clip_ratio/region_mean"] = stats.clip_region / ntok;
-  mt["importance_ratio/mean"] = stats.ratio_sum / ntok;  // ≡ 1 when μ = 1
+  // clip ratios over every scored token: a skipped one (A = 0) is never clipped
+  // (TRL counts low only with A < 0, high only with A > 0)
+  const double nclip = std::max(1.0, stats.tokens + skipped_tokens * g.updates_per_batch);
+  mt["clip_ratio/low_mean"] = stats.clip_low / nclip;
+  mt["clip_ratio/high_mean"] = stats.clip_high / nclip;
+  mt["clip_ratio/region_mean"] = stats.clip_region / nclip;
+  mt["importance_ratio/mean"] = stats.ratio_sum / ntok;  // over the tokens trained on; ≡ 1 when μ = 1
   mt["policy_loss"] = stats.policy_loss / std::max(1, g.updates_per_batch);
   mt["loss"] = stats.loss / std::max(1, g.updates_per_batch);
   mt["grad_norm"] = gnorm;

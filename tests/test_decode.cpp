@@ -387,6 +387,39 @@ TEST(DecodeBatch, RowsEqualPerPromptSamples) {
   EXPECT_THROW(sample_batch(m, {"<bos>1"}, 0, s), InvalidArgument);
 }
 
+// Completion::entropy (GRPO's entropy metric) is the policy's entropy at each sampled
+// token: the sum of what the training forward gives over the completion's positions.
+TEST(DecodeBatch, EntropyIsTheForwardsEntropyOverTheCompletion) {
+  Model& m = trained_micro();
+  SamplingConfig s;
+  s.temperature = 1.3;  // the entropy is the policy's (temperature 1), not the sampler's
+  s.max_new_tokens = 20;
+  s.seed = 5;
+  const std::string prompt = "<bos>7 * 8 = ";
+  const auto out = sample(m, prompt, 2, s);
+  Tokenizer tok;
+  for (const Completion& c : out) {
+    ASSERT_FALSE(c.tokens.empty());
+    std::vector<int32_t> seq = tok.encode(prompt);
+    const int Lp = (int)seq.size();
+    seq.insert(seq.end(), c.tokens.begin(), c.tokens.end());
+    Batch bt;  // position n predicts token n + 1; the completion's tokens are scored
+    bt.B = 1;
+    bt.T = (int)seq.size() - 1;
+    for (int n = 0; n < bt.T; n++) {
+      bt.inputs.push_back(seq[n]);
+      bt.targets.push_back(seq[n + 1]);
+      bt.mask.push_back(n + 1 >= Lp ? 1.0f : 0.0f);
+    }
+    std::vector<float> logp, ent;
+    m.token_logprobs(bt, logp, &ent);
+    double sum = 0;
+    for (float e : ent) sum += e;
+    EXPECT_GT(c.entropy, 0.0);
+    EXPECT_NEAR(c.entropy, sum, 1e-4 * std::max(1.0, sum)) << c.text;
+  }
+}
+
 // Data-parallel generation (GRPO's): each model of a DataParallel decodes a share of the
 // prompts on its own thread; every row must be what sample() gives for its prompt alone,
 // with the prompt's global seed, and on_token must name rows by their global index.

@@ -35,6 +35,17 @@ TEST(GrpoAdvantages, GroupNormalisedWithBesselStd) {
   EXPECT_EQ(a[3], 0.0);
 }
 
+TEST(GrpoAdvantages, AgreeingRewardsGiveExactlyZeroDespiteRounding) {
+  // 1.1 (accuracy + 0.1 format) eight times: the running mean is not exactly 1.1, and
+  // (r − mean)/(std + eps) would be ~1e-12, not 0 (which skip_zero_advantage relies on)
+  const std::vector<double> r(8, 1.1);
+  double mean = 0;
+  for (double v : r) mean += v / 8;
+  ASSERT_NE(mean, 1.1) << "the case no longer shows the rounding";
+  for (AdvantageMode mode : {AdvantageMode::Group, AdvantageMode::DrGrpo})
+    for (double a : grpo_advantages(r, 8, mode, false)) EXPECT_EQ(a, 0.0);
+}
+
 TEST(GrpoAdvantages, ThreeMemberGroupByHand) {
   // {0, 0.1, 1.1}: mean 0.4, deviations −0.4, −0.3, 0.7, Σd² = 0.74, std = sqrt(0.37)
   const auto a = grpo_advantages({0, 0.1, 1.1}, 3, AdvantageMode::Group, false, 0.0);
@@ -373,6 +384,49 @@ TEST(GrpoStage, MuUpdatesUseStoredOldLogprobsAndBetaLoadsAReference) {
   EXPECT_GT(std::fabs(rep.metrics.at("importance_ratio/mean") - 1.0), 1e-6);
 }
 
+// Skipping the completions of groups whose rewards all agree (advantage 0, β = 0) changes
+// no gradient: with the balance loss off, the update's gradient equals the full one.
+TEST(GrpoStage, SkippingZeroAdvantageGroupsLeavesTheGradient) {
+  RunConfig c = grpo_config(1);
+  c.model.aux_loss_alpha = 0.0;  // the only term a skipped completion would add
+  c.grpo.prompts_per_step = 3;
+  c.grpo.micro_batch = 8;        // one group per micro-batch
+  validate(c);
+  std::vector<double> grads[2], entropy(2), trained(2), policy(2);
+  for (int skip = 0; skip < 2; skip++) {
+    RunConfig cs = c;
+    cs.grpo.skip_zero_advantage = skip == 1;
+    Model m(cs.model, kernels::cpu_ops());
+    m.init_weights(14);
+    GrpoStage st(cs, m, kernels::cpu_ops());
+    int calls = 0;  // completions are rewarded group by group: the middle group all agree
+    st.reward_fn = [&calls](const Problem&, const std::string&) {
+      const int k = calls++;
+      RewardBreakdown b;
+      b.total = k / 8 == 1 ? 0.5 : (k % 8) / 7.0;
+      return b;
+    };
+    const StepReport rep = st.step();
+    grads[skip].assign(m.params.grads.begin(), m.params.grads.end());
+    entropy[skip] = rep.metrics.at("entropy");
+    trained[skip] = rep.metrics.at("completions/trained_ratio");
+    policy[skip] = rep.metrics.at("policy_loss");
+    EXPECT_EQ(rep.metrics.at("frac_reward_zero_std"), 1.0 / 3.0);
+  }
+  EXPECT_EQ(trained[0], 1.0);
+  EXPECT_NEAR(trained[1], 2.0 / 3.0, 1e-12);
+  EXPECT_EQ(entropy[0], entropy[1]);  // the sampler's, over every completion
+  EXPECT_GT(entropy[0], 0.0);
+  EXPECT_NEAR(policy[0], policy[1], 1e-9);
+  double maxg = 0, maxdiff = 0;
+  for (size_t i = 0; i < grads[0].size(); i++) {
+    maxg = std::max(maxg, std::fabs(grads[0][i]));
+    maxdiff = std::max(maxdiff, std::fabs(grads[0][i] - grads[1][i]));
+  }
+  EXPECT_GT(maxg, 1e-6);
+  EXPECT_LT(maxdiff, 1e-5 * maxg) << "largest gradient " << maxg;
+}
+
 }  // namespace
 }  // namespace aha
 
@@ -398,6 +452,9 @@ TEST(GrpoRun, PretrainSftGrpoInOneRunAllRecorded) {
   c.sft.seq_len = 500;
   c.grpo = grpo_config(2).grpo;
   c.grpo.eval_problems = 2;
+  // an untrained model's groups mostly agree (all zero): skipping them would leave the
+  // update with no tokens, and this test checks the update's recorded expert loads
+  c.grpo.skip_zero_advantage = false;
   validate(c);
   std::map<std::string, int> tokens;  // per stage
   {
