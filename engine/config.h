@@ -135,8 +135,9 @@ struct GrpoConfig {
   int micro_batch = 8;            // completions per forward/backward (memory, not maths)
   bool pack_prompts = true;       // a prompt once per row, then its completions (engine/grpo_pack.h)
   // With beta = 0 a completion whose advantage is 0 (a group whose rewards all agree) has
-  // zero policy gradient: its forward/backward is skipped. Only its share of the α
-  // balance loss is lost; the aggregation's denominators still count it.
+  // zero policy gradient: its forward/backward is skipped, as is a completion masked out
+  // by mask_truncated (any beta). Only their share of the α balance loss is lost; the
+  // aggregation's denominators still count the zero-advantage ones.
   bool skip_zero_advantage = true;
   double lr = 2e-4;               // constant after warm-up
   int warmup_steps = 5;

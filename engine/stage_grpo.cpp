@@ -170,10 +170,13 @@ StepReport GrpoStage::step() {
   // With β = 0 a zero advantage makes every token's loss −min(ρ·0, clip(ρ)·0) = 0 with a
   // zero gradient: such completions stay in the denominators (n_scored, seq_len) but not
   // in the forward/backward. In a step where half the groups agree, that halves the update.
+  // A completion masked out of the loss (mask_truncated) has no term at all, whatever β;
+  // in both layouts no other completion's tokens attend to it, so it can go too.
   std::vector<int> trained;
   double skipped_tokens = 0;
   for (int i = 0; i < S; i++) {
-    if (g.skip_zero_advantage && g.beta == 0 && adv[i] == 0.0 && seq_len[i] > 0) { skipped_tokens += seq_len[i]; continue; }
+    if (g.skip_zero_advantage && seq_len[i] == 0) continue;
+    if (g.skip_zero_advantage && g.beta == 0 && adv[i] == 0.0) { skipped_tokens += seq_len[i]; continue; }
     trained.push_back(i);
   }
 
@@ -324,9 +327,13 @@ StepReport GrpoStage::step() {
   mt["training_tokens_per_s"] = train_s > 0 ? train_tokens / train_s : 0.0;
   mt["tokens_per_s"] = s > 0 ? (gen_tokens + train_tokens) / s : 0.0;
   const auto biased = model_.moe_state();  // the biases after this step's updates
-  // (the MTP module does not run in GRPO's objective: its layer is not reported)
-  for (size_t l = 0; l < moe.size(); l++)
-    if (moe[l].layer < model_.cfg.num_hidden_layers) rep.moe.push_back({moe[l].layer, std::move(moe[l].load), l < biased.size() ? biased[l].bias : moe[l].bias});
+  // (the MTP module does not run in GRPO's objective: its layer is not reported; a step
+  // that trained on nothing — every group agreed, skip_zero_advantage — routed no token
+  // and records no loads)
+  if (train_tokens > 0)
+    for (size_t l = 0; l < moe.size(); l++)
+      if (moe[l].layer < model_.cfg.num_hidden_layers)
+        rep.moe.push_back({moe[l].layer, std::move(moe[l].load), l < biased.size() ? biased[l].bias : moe[l].bias});
   tokens_seen_ += gen_tokens;
   rep.tokens = tokens_seen_;
   add_fp8_stats(model_, rep);

@@ -117,6 +117,7 @@ TEST(Store, SurvivesKill9AtRandomMoments) {
     char c;
     ASSERT_EQ(read(ready[0], &c, 1), 1);
     close(ready[0]);
+    const double ready_time = now_s();
     std::this_thread::sleep_for(std::chrono::milliseconds(300 + rng() % 900));
     const double kill_time = now_s();
     kill(pid, SIGKILL);
@@ -132,11 +133,17 @@ TEST(Store, SurvivesKill9AtRandomMoments) {
     }
     RunStoreReader r = RunStoreReader::open(d.p.string());
     auto t = r.points("t");
-    ASSERT_FALSE(t.empty()) << "trial " << trial;
-    EXPECT_GE(t.back().value, kill_time - 1.0) << "trial " << trial << ": lost more than 1 s of metrics";
-    // steps are contiguous: nothing in the middle was lost
     auto loss = r.points("loss");
-    EXPECT_EQ(loss.back().step, (int64_t)loss.size()) << "trial " << trial;
+    if (t.empty()) {
+      // nothing committed yet is "lost at most 1 s" only if the writer lived less than that
+      // (its first commit comes a flush interval after the first row, later on a busy machine)
+      EXPECT_LT(kill_time - ready_time, 1.0) << "trial " << trial << ": nothing committed";
+      EXPECT_TRUE(loss.empty());
+    } else {
+      EXPECT_GE(t.back().value, kill_time - 1.0) << "trial " << trial << ": lost more than 1 s of metrics";
+      // steps are contiguous: nothing in the middle was lost
+      EXPECT_EQ(loss.back().step, (int64_t)loss.size()) << "trial " << trial;
+    }
     EXPECT_EQ(r.summary().status, "interrupted");
     sql::Db db((d.p / "run.db").string(), SQLITE_OPEN_READONLY);
     sql::Stmt st(db, "SELECT status FROM run");

@@ -92,22 +92,28 @@ class TestCompare : public QObject {
         break;
       }
     QCOMPARE(view_->leftCompletion(), first_completion);
+    int differing = 0;
     for (int i = 0; i < prompts.size(); i++) {
       view_->showPrompt(i);
       const DiffSegments& d = view_->traceDiff();
       QVERIFY(!view_->leftCompletion().isEmpty());
       QCOMPARE(diff_before(d), view_->leftCompletion());
       QCOMPARE(diff_after(d), view_->rightCompletion());
-      // different seeds and temperatures: the completions differ, and the edits are marked
+      // the edits are marked, and only where there are edits (two runs can sample the same
+      // completion: both fixture models fall into the same "1 1 1 …" mode on some prompts)
       QString removed, added;
       for (const auto& s : d) {
         if (s.kind == DiffSegment::Removed) removed += s.text;
         if (s.kind == DiffSegment::Added) added += s.text;
       }
-      QVERIFY(!removed.isEmpty() || !added.isEmpty());
+      const bool same = view_->leftCompletion() == view_->rightCompletion();
+      QCOMPARE(removed.isEmpty() && added.isEmpty(), same);
+      differing += !same;
       QCOMPARE(marked_text(view_->leftText(), theme_colors().diff_removed).size() > 0, !removed.isEmpty());
       QCOMPARE(marked_text(view_->rightText(), theme_colors().diff_added).size() > 0, !added.isEmpty());
     }
+    // different seeds and temperatures: some completions differ
+    QVERIFY(differing > 0);
   }
 
   void twoStepsOfOneRun() {
