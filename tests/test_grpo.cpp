@@ -427,6 +427,38 @@ TEST(GrpoStage, SkippingZeroAdvantageGroupsLeavesTheGradient) {
   EXPECT_LT(maxdiff, 1e-5 * maxg) << "largest gradient " << maxg;
 }
 
+// A step whose groups all agree carries no policy gradient. Run anyway, its only gradient
+// is the α balance loss's, which Adam's normalisation turns into ~lr-sized moves of every
+// weight upstream of a router; skipped, the step leaves only AdamW's weight decay.
+TEST(GrpoStage, AStepWithoutSignalMovesOnlyByWeightDecay) {
+  double moved[2] = {0, 0}, scale = 0;
+  for (int skip = 0; skip < 2; skip++) {
+    RunConfig c = grpo_config(1);
+    c.grpo.skip_zero_advantage = skip == 1;
+    validate(c);
+    Model m(c.model, kernels::cpu_ops());
+    m.init_weights(15);
+    GrpoStage st(c, m, kernels::cpu_ops());
+    st.reward_fn = [](const Problem&, const std::string&) {
+      RewardBreakdown b;
+      b.total = 1.0;  // every completion equally good: every group agrees
+      return b;
+    };
+    const std::vector<float> before = m.params.weights;
+    const StepReport rep = st.step();
+    EXPECT_EQ(rep.metrics.at("frac_reward_zero_std"), 1.0);
+    EXPECT_EQ(rep.metrics.at("completions/trained_ratio"), skip ? 0.0 : 1.0);
+    for (size_t i = 0; i < before.size(); i++) {
+      moved[skip] = std::max(moved[skip], (double)std::fabs(m.params.weights[i] - before[i]));
+      scale = std::max(scale, (double)std::fabs(before[i]));
+    }
+  }
+  const RunConfig c = grpo_config(1);
+  // decoupled decay: |Δw| = lr·wd·|w| at most (up to float rounding)
+  EXPECT_LE(moved[1], c.grpo.lr * c.train.weight_decay * scale * 1.001 + 1e-9);
+  EXPECT_GT(moved[0], 10 * moved[1]) << "the unskipped step moved weights by " << moved[0];
+}
+
 }  // namespace
 }  // namespace aha
 
