@@ -190,6 +190,62 @@ Completion speculative_greedy(Model& m, const std::vector<int32_t>& ptoks, const
 
 }  // namespace
 
+namespace {
+// Tokens every prompt opens with, leaving each at least one of its own (its last logits).
+int shared_prefix(const std::vector<std::vector<int32_t>>& ptoks) {
+  if (ptoks.size() < 2) return 0;
+  size_t n = ptoks[0].size();
+  for (const auto& p : ptoks) {
+    n = std::min(n, p.size() - 1);
+    size_t i = 0;
+    while (i < n && p[i] == ptoks[0][i]) i++;
+    n = i;
+  }
+  return (int)n;
+}
+}  // namespace
+
+void prefill_prompts(Model& m, Model::DecodeCache& cache, const std::vector<std::vector<int32_t>>& ptoks, int K,
+                     std::vector<float>& step_logits) {
+  const int P = (int)ptoks.size(), V = m.cfg.vocab_size;
+  if (K < 1 || (int64_t)P * K > cache.B || step_logits.size() < (size_t)P * K * V)
+    throw InvalidArgument("prefill_prompts: " + std::to_string(P) + " prompts x " + std::to_string(K) +
+                          " rows need that many cache rows (" + std::to_string(cache.B) + ") and logits rows");
+  for (const auto& p : ptoks)
+    if (p.empty() || (int)p.size() > cache.T)
+      throw InvalidArgument("prefill_prompts: a prompt of " + std::to_string(p.size()) + " tokens does not fit the cache's " +
+                            std::to_string(cache.T) + " filled slots");
+  std::vector<float> logits;
+  auto to_rows = [&](int i) {
+    for (int k = 0; k < K; k++) std::copy(logits.end() - V, logits.end(), step_logits.begin() + (size_t)(i * K + k) * V);
+  };
+  const int Lc = shared_prefix(ptoks);
+  if (Lc < kMinSharedPrefix) {
+    for (int i = 0; i < P; i++) {
+      m.prefill(cache, i * K, K, ptoks[i].data(), (int)ptoks[i].size(), logits);
+      to_rows(i);
+    }
+    return;
+  }
+  Model::DecodeCache one = m.new_cache(1, cache.T, cache.path);
+  one.T = Lc;
+  m.prefill(one, 0, 1, ptoks[0].data(), Lc, logits);
+  if (cache.start.empty()) cache.start.assign(cache.B, 0);
+  const size_t W = cache.width;
+  for (int i = 0; i < P; i++) {
+    const int T = (int)ptoks[i].size();
+    one.T = Lc;  // back to the prefix: the previous prompt's tail is overwritten
+    m.decode(one, ptoks[i].data() + Lc, T - Lc, logits);
+    to_rows(i);
+    const int s0 = cache.T - T;  // right-aligned like prefill: the last token in slot cache.T - 1
+    for (size_t l = 0; l < cache.layers.size(); l++)
+      for (int r = i * K; r < (i + 1) * K; r++)
+        std::copy_n(one.layers[l].data(), (size_t)T * W,
+                    cache.layers[l].data() + ((size_t)r * cache.capacity + s0) * W);
+    for (int r = i * K; r < (i + 1) * K; r++) cache.start[r] = s0;
+  }
+}
+
 std::vector<Completion> sample(Model& m, const std::string& prompt, int K, const SamplingConfig& s,
                                const std::function<void(int, const std::string&)>& on_token) {
   return sample_batch(m, {prompt}, K, s, on_token);
@@ -217,17 +273,15 @@ std::vector<Completion> sample_batch(Model& m, const std::vector<std::string>& p
     return out;
   }
 
-  // Prefill: one forward pass per prompt leaves its cache, copied into its K rows.
-  // Rows are right-aligned on the longest prompt, so all rows share the next slot.
+  // Prefill: one forward pass per prompt (or its tail after a shared prefix) leaves its
+  // cache, copied into its K rows. Rows are right-aligned on the longest prompt, so all
+  // rows share the next slot.
   int Tmax = 0;
   for (const auto& p : ptoks) Tmax = std::max(Tmax, (int)p.size());
   Model::DecodeCache cache = m.new_cache(R, Tmax + s.max_new_tokens, s.attention);
   cache.T = Tmax;
-  std::vector<float> logits, step_logits((size_t)R * V);  // [T, V], [R, V]
-  for (int i = 0; i < P; i++) {
-    m.prefill(cache, i * K, K, ptoks[i].data(), (int)ptoks[i].size(), logits);
-    for (int k = 0; k < K; k++) std::copy(logits.end() - V, logits.end(), step_logits.begin() + (size_t)(i * K + k) * V);
-  }
+  std::vector<float> step_logits((size_t)R * V);  // [R, V]
+  prefill_prompts(m, cache, ptoks, K, step_logits);
 
   Tokenizer tok;
   std::vector<Rng> rngs;

@@ -87,6 +87,16 @@ void check_draft_tokens(int k, const std::string& what);
 
 // Picks one token from logits[V] with the sampling settings (exposed for tests).
 int32_t pick_token(const float* logits, int V, const SamplingConfig& s, Rng& rng);
+// Fills rows [i·K, i·K + K) of `cache` (cache.T set to the longest prompt) with prompt
+// ptoks[i], right-aligned as Model::prefill does, and writes its next-token logits into
+// those rows of step_logits [P·K, V]. Prompts that open with at least kMinSharedPrefix
+// common tokens (GRPO's R1 template: ~350 of ~380) run that prefix once into a one-row
+// cache and feed only their own tails through Model::decode; the caches and logits then
+// equal one prefill per prompt up to float rounding (other kernels and GEMM shapes), so a
+// sampled token can differ where two candidates were within rounding of each other.
+constexpr int kMinSharedPrefix = 32;
+void prefill_prompts(Model& m, Model::DecodeCache& cache, const std::vector<std::vector<int32_t>>& ptoks, int K,
+                     std::vector<float>& step_logits);
 // Entropy of softmax(logits[V]) in nats (Completion::entropy's terms).
 double logits_entropy(const float* logits, int V);
 

@@ -420,6 +420,52 @@ TEST(DecodeBatch, EntropyIsTheForwardsEntropyOverTheCompletion) {
   }
 }
 
+// Prompts that share a long opening (GRPO's R1 template) prefill it once and decode each
+// tail: the caches and next-token logits equal one prefill per prompt up to rounding, on
+// both caches, and greedy completions equal those of each prompt alone.
+TEST(DecodeBatch, SharedPromptPrefixGivesThePerPromptCaches) {
+  Model& m = trained_micro();
+  const std::string head = "<bos>Solve it step by step and give the answer in the tags. Be brief. Problem: ";
+  const std::vector<std::string> prompts = {head + "7 * 8 = ", head + "12 + 9 = ", head + "40 - 13 ="};
+  Tokenizer tok;
+  std::vector<std::vector<int32_t>> ptoks;
+  int Tmax = 0;
+  for (const auto& p : prompts) {
+    ptoks.push_back(tok.encode(p));
+    Tmax = std::max(Tmax, (int)ptoks.back().size());
+  }
+  ASSERT_GE((int)tok.encode(head).size(), kMinSharedPrefix);
+  const int K = 2, V = m.cfg.vocab_size;
+  for (AttnPath path : kPaths) {
+    Model::DecodeCache shared = m.new_cache(3 * K, Tmax + 4, path), alone = m.new_cache(3 * K, Tmax + 4, path);
+    shared.T = alone.T = Tmax;
+    std::vector<float> ls((size_t)3 * K * V), la, logits;
+    prefill_prompts(m, shared, ptoks, K, ls);
+    for (int i = 0; i < 3; i++) {
+      m.prefill(alone, i * K, K, ptoks[i].data(), (int)ptoks[i].size(), logits);
+      for (int k = 0; k < K; k++) la.insert(la.end(), logits.end() - V, logits.end());
+    }
+    EXPECT_EQ(shared.start, alone.start);
+    EXPECT_LT(rel_diff(ls.data(), la.data(), la.size()), 1e-4) << name(path);
+    for (size_t l = 0; l < alone.layers.size(); l++)
+      EXPECT_LT(rel_diff(shared.layers[l].data(), alone.layers[l].data(), alone.layers[l].size()), 1e-4)
+          << "layer " << l << " " << name(path);
+    SamplingConfig s;
+    s.temperature = 0;
+    s.max_new_tokens = 24;
+    s.attention = path;
+    const auto batch = sample_batch(m, prompts, K, s);
+    for (size_t i = 0; i < prompts.size(); i++) {
+      const auto one = sample(m, prompts[i], 1, s);
+      for (int k = 0; k < K; k++) EXPECT_EQ(batch[i * K + k].tokens, one[0].tokens) << "prompt " << i << " " << name(path);
+    }
+  }
+  Model::DecodeCache small = m.new_cache(2, Tmax, AttnPath::Absorbed);
+  small.T = Tmax;
+  std::vector<float> ls((size_t)3 * K * V);
+  EXPECT_THROW(prefill_prompts(m, small, ptoks, K, ls), InvalidArgument);  // 6 rows into 2
+}
+
 // Data-parallel generation (GRPO's): each model of a DataParallel decodes a share of the
 // prompts on its own thread; every row must be what sample() gives for its prompt alone,
 // with the prompt's global seed, and on_token must name rows by their global index.
