@@ -328,9 +328,9 @@ StepReport GrpoStage::step() {
   mt["tokens_per_s"] = s > 0 ? (gen_tokens + train_tokens) / s : 0.0;
   const auto biased = model_.moe_state();  // the biases after this step's updates
   // (the MTP module does not run in GRPO's objective: its layer is not reported; a step
-  // that trained on nothing — every group agreed, skip_zero_advantage — routed no token
-  // and records no loads)
-  if (train_tokens > 0)
+  // whose update ran no forward — every group agreed, skip_zero_advantage — routed no
+  // token and records no loads)
+  if (!micros.empty() && n_scored > 0)
     for (size_t l = 0; l < moe.size(); l++)
       if (moe[l].layer < model_.cfg.num_hidden_layers)
         rep.moe.push_back({moe[l].layer, std::move(moe[l].load), l < biased.size() ? biased[l].bias : moe[l].bias});
