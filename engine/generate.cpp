@@ -16,18 +16,6 @@ void check_draft_tokens(int k, const std::string& what) {
                           std::to_string(k));
 }
 
-// H(softmax(logits)) in nats: log Z − E[l − max].
-double logits_entropy(const float* logits, int V) {
-  const double mx = *std::max_element(logits, logits + V);
-  double z = 0.0, zl = 0.0;
-  for (int i = 0; i < V; i++) {
-    const double e = std::exp(logits[i] - mx);
-    z += e;
-    zl += e * (logits[i] - mx);
-  }
-  return std::log(z) - zl / z;
-}
-
 int32_t pick_token(const float* logits, int V, const SamplingConfig& s, Rng& rng) {
   if (s.temperature <= 0) return (int32_t)(std::max_element(logits, logits + V) - logits);
   std::vector<int> idx(V);

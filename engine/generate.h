@@ -97,7 +97,5 @@ int32_t pick_token(const float* logits, int V, const SamplingConfig& s, Rng& rng
 constexpr int kMinSharedPrefix = 32;
 void prefill_prompts(Model& m, Model::DecodeCache& cache, const std::vector<std::vector<int32_t>>& ptoks, int K,
                      std::vector<float>& step_logits);
-// Entropy of softmax(logits[V]) in nats (Completion::entropy's terms).
-double logits_entropy(const float* logits, int V);
 
 }  // namespace aha

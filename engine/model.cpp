@@ -166,22 +166,23 @@ void Model::token_logprobs(const Batch& batch, std::vector<float>& logp, std::ve
   run(batch, 1.0f, false, &none, &logp, entropy);
 }
 
+double logits_entropy(const float* l, int V) {
+  const double mx = *std::max_element(l, l + V);
+  double z = 0.0, zl = 0.0;  // Σ e^(l−mx), Σ e^(l−mx)·(l−mx)
+  for (int i = 0; i < V; i++) {
+    const double e = std::exp(l[i] - mx);
+    z += e;
+    zl += e * (l[i] - mx);
+  }
+  return std::log(z) - zl / z;  // H = log Z − E[l − mx]
+}
+
 namespace {
 // Entropy (nats) of softmax(logits[n, :]) for the rows with tgt[n] >= 0, 0 elsewhere.
 void row_entropy(const float* logits, const int32_t* tgt, int N, int V, std::vector<float>& out) {
   out.assign(N, 0.0f);
-  for (int n = 0; n < N; n++) {
-    if (tgt[n] < 0) continue;
-    const float* l = logits + (size_t)n * V;
-    const double mx = *std::max_element(l, l + V);
-    double z = 0.0, zl = 0.0;  // Σ e^(l−mx), Σ e^(l−mx)·(l−mx)
-    for (int i = 0; i < V; i++) {
-      const double e = std::exp(l[i] - mx);
-      z += e;
-      zl += e * (l[i] - mx);
-    }
-    out[n] = (float)(std::log(z) - zl / z);  // H = log Z − E[l − mx]
-  }
+  for (int n = 0; n < N; n++)
+    if (tgt[n] >= 0) out[n] = (float)logits_entropy(logits + (size_t)n * V, V);
 }
 }  // namespace
 

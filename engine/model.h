@@ -31,6 +31,10 @@ struct Batch {
   bool packed() const { return !positions.empty(); }
 };
 
+// Entropy of softmax(logits[V]) in nats: the policy entropy GRPO reports, per position of
+// a forward (Model::forward_backward_objective) or per sampled token (Completion::entropy).
+double logits_entropy(const float* logits, int V);
+
 struct LossParts {
   double total = 0.0;            // lm + λ·mean(mtp) + balance
   double lm = 0.0;               // masked mean next-token cross-entropy
