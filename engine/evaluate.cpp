@@ -89,7 +89,7 @@ EvalResult evaluate_task(Model& m, const std::vector<Example>& problems, const s
   for (size_t i = 0; i < problems.size(); i++) {
     const Example& ex = problems[i];
     SamplingConfig si = s;
-    si.seed = s.seed + i * 1000003ull;  // each problem its own stream, independent of the others
+    si.seed = s.seed + i * kPromptSeedStride;  // each problem its own stream, independent of the others
     // exactly the context training saw before a completion: "<bos>" prompt " "
     std::vector<Completion> cs = sample(m, "<bos>" + ex.prompt + " ", samples, si);
     int correct = 0;

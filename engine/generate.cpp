@@ -45,8 +45,6 @@ int32_t pick_token(const float* logits, int V, const SamplingConfig& s, Rng& rng
 
 namespace {
 
-constexpr uint64_t kPromptSeedStride = 1000003ull;  // seed of prompt i: s.seed + i · stride
-
 bool stops(int32_t t) { return t == Tokenizer::kEos || t == Tokenizer::kEndAnswer; }
 
 // The completion ends at </answer>; an <eos> right after the answer is not part of it.

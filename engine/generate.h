@@ -56,11 +56,15 @@ struct Completion {
 std::vector<Completion> sample(Model& m, const std::string& prompt, int K, const SamplingConfig& s,
                                const std::function<void(int, const std::string&)>& on_token = {});
 
+// Prompt i of a batch samples from seed s.seed + i·kPromptSeedStride (sample_batch,
+// sample_batch_parallel's shares, evaluate_task's problems, GRPO's rounds).
+constexpr uint64_t kPromptSeedStride = 1000003ull;
+
 // K samples of each prompt, all decoded together in one cache: prompts.size()·K
 // completions, prompt-major (completion i·K + k is sample k of prompt i); on_token's first
 // argument is that row index. Seeding: row i·K + k gives exactly what
-// sample(prompts[i], K, s with seed s.seed + i·1000003) gives as its sample k (as
-// evaluate_task seeds its problems), up to float rounding between batch sizes.
+// sample(prompts[i], K, s with seed s.seed + i·kPromptSeedStride) gives as its sample k
+// (as evaluate_task seeds its problems), up to float rounding between batch sizes.
 // With s.speculative, the prompts are decoded one after another (greedy rows of one
 // prompt are identical, so each prompt decodes a single row).
 std::vector<Completion> sample_batch(Model& m, const std::vector<std::string>& prompts, int K, const SamplingConfig& s,

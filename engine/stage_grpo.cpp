@@ -111,8 +111,8 @@ StepReport GrpoStage::step() {
       gr.prompt = r1_prompt(gr.problem.question);
       contexts.push_back(context_of(gr.prompt));
     }
-    // prompt i of the round samples from seed + (drawn_ + i)·1000003 (sample_batch's rule)
-    sc.seed = cfg_.train.seed * 0x9E3779B97F4A7C15ull + (uint64_t)drawn_ * 1000003ull;
+    // prompt i of the round samples from seed + (drawn_ + i)·kPromptSeedStride (sample_batch's rule)
+    sc.seed = cfg_.train.seed * 0x9E3779B97F4A7C15ull + (uint64_t)drawn_ * kPromptSeedStride;
     const int base = (int)groups.size() * G;
     std::function<void(int, const std::string&)> sink;
     if (on_token) sink = [&](int row, const std::string& piece) { on_token(base + row, piece); };

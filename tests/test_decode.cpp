@@ -51,6 +51,14 @@ double rel_diff(const float* a, const float* b, size_t n) {
   return d / scale;
 }
 
+// What sample_batch(…, prompts, K, s) owes row i·K + k: sample k of prompt i alone, seeded
+// as prompt i of the batch.
+std::vector<Completion> sample_alone(Model& m, const std::string& prompt, size_t i, int K, const SamplingConfig& s) {
+  SamplingConfig si = s;
+  si.seed = s.seed + i * kPromptSeedStride;
+  return sample(m, prompt, K, si);
+}
+
 const AttnPath kPaths[] = {AttnPath::Absorbed, AttnPath::Naive};
 const char* name(AttnPath p) { return p == AttnPath::Naive ? "naive" : "absorbed"; }
 
@@ -367,9 +375,7 @@ TEST(DecodeBatch, RowsEqualPerPromptSamples) {
     ASSERT_EQ(batch.size(), prompts.size() * K);
     bool some_differ = false;
     for (size_t i = 0; i < prompts.size(); i++) {
-      SamplingConfig si = s;
-      si.seed = s.seed + i * 1000003ull;
-      const auto one = sample(m, prompts[i], K, si);
+      const auto one = sample_alone(m, prompts[i], i, K, s);
       for (int k = 0; k < K; k++) {
         const Completion& b = batch[i * K + k];
         EXPECT_EQ(b.tokens, one[k].tokens) << "prompt " << i << " sample " << k << " " << name(path);
@@ -494,9 +500,7 @@ TEST(DecodeBatch, ParallelSharesEqualPerPromptSamples) {
   });
   ASSERT_EQ(got.size(), prompts.size() * K);
   for (size_t i = 0; i < prompts.size(); i++) {
-    SamplingConfig si = s;
-    si.seed = s.seed + i * 1000003ull;
-    const auto one = sample(m, prompts[i], K, si);
+    const auto one = sample_alone(m, prompts[i], i, K, s);
     for (int k = 0; k < K; k++) {
       EXPECT_EQ(got[i * K + k].tokens, one[k].tokens) << "prompt " << i << " sample " << k;
       EXPECT_EQ(streamed[i * K + k], got[i * K + k].text) << "prompt " << i << " sample " << k;
@@ -541,9 +545,7 @@ TEST(DecodeBatch, RowsThatFinishEarlyLeaveTheCacheAndTheOthersAreUnchanged) {
   const auto batch = sample_batch(m, prompts, K, s);
   int early = 0;
   for (size_t i = 0; i < prompts.size(); i++) {
-    SamplingConfig si = s;
-    si.seed = s.seed + i * 1000003ull;
-    const auto one = sample(m, prompts[i], K, si);
+    const auto one = sample_alone(m, prompts[i], i, K, s);
     for (int k = 0; k < K; k++) {
       EXPECT_EQ(batch[i * K + k].tokens, one[k].tokens) << "prompt " << i << " sample " << k;
       early += !batch[i * K + k].truncated && (int)batch[i * K + k].tokens.size() < s.max_new_tokens - 1;
