@@ -174,9 +174,6 @@ Completion speculative_greedy(Model& m, const std::vector<int32_t>& ptoks, const
   return out;
 }
 
-}  // namespace
-
-namespace {
 // Tokens every prompt opens with, leaving each at least one of its own (its last logits).
 int shared_prefix(const std::vector<std::vector<int32_t>>& ptoks) {
   if (ptoks.size() < 2) return 0;
