@@ -282,7 +282,8 @@ std::vector<Completion> sample_batch(Model& m, const std::vector<std::string>& p
       const int b = rows[i];
       if (done[b]) { next[i] = Tokenizer::kPad; finished++; continue; }
       next[i] = pick_token(step_logits.data() + i * V, V, s, rngs[b]);
-      out[b].entropy += logits_entropy(step_logits.data() + i * V, V);
+      // over the completion's tokens: a final <eos> is not one of them (finish drops it)
+      if (next[i] != Tokenizer::kEos) out[b].entropy += logits_entropy(step_logits.data() + i * V, V);
       out[b].tokens.push_back(next[i]);
       const std::string piece = tok.token_text(next[i]);
       out[b].text += piece;

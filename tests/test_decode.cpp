@@ -402,7 +402,11 @@ TEST(DecodeBatch, EntropyIsTheForwardsEntropyOverTheCompletion) {
   s.max_new_tokens = 20;
   s.seed = 5;
   const std::string prompt = "<bos>7 * 8 = ";
-  const auto out = sample(m, prompt, 2, s);
+  const auto out = sample(m, prompt, 64, s);
+  // a completion that ended with <eos> (dropped from its tokens, so not in its entropy)
+  int ended_by_eos = 0;
+  for (const Completion& c : out) ended_by_eos += !c.truncated && (c.tokens.empty() || c.tokens.back() != Tokenizer::kEndAnswer);
+  EXPECT_GE(ended_by_eos, 1) << "no sample ended with <eos>: the case is not exercised";
   Tokenizer tok;
   for (const Completion& c : out) {
     ASSERT_FALSE(c.tokens.empty());
