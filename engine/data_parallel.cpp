@@ -45,9 +45,12 @@ std::vector<Model*> DataParallel::models(int count) {
   return out;
 }
 
-LossParts DataParallel::forward_backward(const Batch& batch, float loss_scale) {
+LossParts DataParallel::forward_backward(const Batch& batch, float loss_scale, bool zero_grads) {
   const int R = replicas_for(batch.B);
-  if (R == 1) return master_.forward_backward(batch, loss_scale);
+  if (R == 1) {
+    if (zero_grads) master_.zero_grad();
+    return master_.forward_backward(batch, loss_scale);
+  }
   LossNorm norm = master_.loss_norm(batch);
   shards_.resize(R);
   std::vector<LossNorm> norms(R, norm);
@@ -68,7 +71,7 @@ LossParts DataParallel::forward_backward(const Batch& batch, float loss_scale) {
   for (int r = 0; r < R; r++) {
     try {
       Model& m = *ms[r];
-      if (r > 0) m.zero_grad();  // on the replica's own thread: the zeroing runs side by side
+      if (r > 0 || zero_grads) m.zero_grad();  // on each model's own thread: the zeroing runs side by side
       parts[r] = m.forward_backward(shards_[r], loss_scale, &norms[r]);
     } catch (...) {
       errors[r] = std::current_exception();

@@ -53,8 +53,9 @@ void Model::zero_grad() {
   // worker thread starts). An OpenMP region there starts a second libgomp thread pool;
   // counting more threads than cores, libgomp then stops spinning between parallel regions
   // and every region of every later step pays a futex wake-up (seen: GRPO's generation
-  // 7,875 -> 3,490 tokens/s on 2 threads). Data-parallel replicas zero their own
-  // gradients on their own threads (DataParallel::forward_backward).
+  // 7,875 -> 3,490 tokens/s on 2 threads). In a data-parallel step every model, the
+  // master included, zeroes its own gradients on its own worker thread
+  // (DataParallel::forward_backward with zero_grads).
   std::fill(params.grads.begin(), params.grads.end(), 0.0f);
 }
 

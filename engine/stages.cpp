@@ -69,12 +69,11 @@ std::vector<Example> showcase_problems(const RunConfig& cfg) {
 StepReport PretrainStage::step() {
   const TrainConfig& t = cfg_.train;
   const auto t0 = std::chrono::steady_clock::now();
-  model_.zero_grad();
   LossParts sum;
   sum.mtp.assign(cfg_.model.num_nextn_predict_layers, 0.0);
   for (int a = 0; a < t.grad_accum; a++) {
     sample_batch(corpus_.train, t.batch_size, t.seq_len, rng_, batch_);
-    LossParts lp = dp_.forward_backward(batch_, 1.0f / t.grad_accum);
+    LossParts lp = dp_.forward_backward(batch_, 1.0f / t.grad_accum, /*zero_grads=*/a == 0);
     sum.total += lp.total / t.grad_accum;
     sum.lm += lp.lm / t.grad_accum;
     sum.balance += lp.balance / t.grad_accum;
@@ -220,8 +219,7 @@ StepReport SftStage::step() {
   const auto t0 = std::chrono::steady_clock::now();
   const int B = tc_.batch_size;
   fill(train_, train_prompt_, state_.step * B);
-  model_.zero_grad();
-  LossParts lp = dp_.forward_backward(batch_);
+  LossParts lp = dp_.forward_backward(batch_, 1.0f, /*zero_grads=*/true);
   const double lr = learning_rate(tc_, (int)state_.step);
   const double gnorm = opt_.step(ops_, model_.params, tc_, lr);
   StepReport rep;
