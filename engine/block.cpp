@@ -2,6 +2,8 @@
 // the FFN being a dense SwiGLU or a DeepSeekMoE layer.
 #include "engine/layers.h"
 
+#include <algorithm>
+
 namespace aha {
 
 void block_register(Params& p, const ModelConfig& c, const std::string& pre, bool moe,
@@ -15,6 +17,24 @@ void block_register(Params& p, const ModelConfig& c, const std::string& pre, boo
     moe_register(p, c, pre + "mlp.", w.moe_w);
   else
     swiglu_register(p, d, c.intermediate_size, pre + "mlp.", w.dense);
+}
+
+void swap_backward_scratch(BlockActs& a, BlockActs& b) {
+  using std::swap;
+  swap(a.dxmid, b.dxmid); swap(a.dln, b.dln); swap(a.dtmp, b.dtmp);
+  MlaActs &ma = a.mla, &mb = b.mla;
+  swap(ma.dq, mb.dq); swap(ma.dk, mb.dk); swap(ma.dv, mb.dv); swap(ma.dkv, mb.dkv);
+  swap(ma.dckv_n, mb.dckv_n); swap(ma.dckv, mb.dckv); swap(ma.dkpe, mb.dkpe);
+  swap(ma.dqa_n, mb.dqa_n); swap(ma.dqa, mb.dqa); swap(ma.dx, mb.dx);
+  swap(a.dense.dgu, b.dense.dgu); swap(a.dense.dh, b.dense.dh);
+  MoeActs &ea = a.moe, &eb = b.moe;
+  swap(ea.dye, eb.dye); swap(ea.dxe, eb.dxe); swap(ea.dwperm, eb.dwperm);
+  swap(ea.r.dgate, eb.r.dgate); swap(ea.r.dlogits, eb.r.dlogits);
+  swap(ea.sh.dgu, eb.sh.dgu); swap(ea.sh.dh, eb.sh.dh);
+  const size_t E = std::max(ea.ex.size(), eb.ex.size());
+  ea.ex.resize(E);  // growing only: an expert's forward buffers are never dropped
+  eb.ex.resize(E);
+  for (size_t e = 0; e < E; e++) { swap(ea.ex[e].dgu, eb.ex[e].dgu); swap(ea.ex[e].dh, eb.ex[e].dh); }
 }
 
 void block_forward(kernels::Ops& ops, const ModelConfig& c, Params& p, const BlockWeights& w,

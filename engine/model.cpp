@@ -179,6 +179,17 @@ double logits_entropy(const float* l, int V) {
 }
 
 namespace {
+// Lends the model's backward scratch to one block for the length of its backward
+// (swap_backward_scratch, layers.h); given back on every exit, exceptions included.
+struct LentScratch {
+  BlockActs& scratch;
+  BlockActs& block;
+  LentScratch(BlockActs& s, BlockActs& b) : scratch(s), block(b) { swap_backward_scratch(scratch, block); }
+  ~LentScratch() { swap_backward_scratch(scratch, block); }
+  LentScratch(const LentScratch&) = delete;
+  LentScratch& operator=(const LentScratch&) = delete;
+};
+
 // Entropy (nats) of softmax(logits[n, :]) for the rows with tgt[n] >= 0, 0 elsewhere.
 void row_entropy(const float* logits, const int32_t* tgt, int N, int V, std::vector<float>& out) {
   out.assign(N, 0.0f);
@@ -323,8 +334,11 @@ LossParts Model::run(const Batch& bt, float loss_scale, bool backward, const Tok
                           params.w(m.head_norm), a.sh_rstd.data(), N, d);
     if (dnext) ops_.axpy(a.dhout.data(), dnext->data(), 1.0f, (size_t)N * d);
     lin_layer(L + (int)k);
-    block_backward(lin_ops(), c, params, m.block, a.block, a.dh.data(), a.dhout.data(), a.hp.data(),
-                   pos_.data(), B, T, loss_scale * rows_share);
+    {
+      const LentScratch lent(bwd_scratch_, a.block);
+      block_backward(lin_ops(), c, params, m.block, a.block, a.dh.data(), a.dhout.data(), a.hp.data(),
+                     pos_.data(), B, T, loss_scale * rows_share);
+    }
     // a.dh = dL/d hp; through eh_proj to en and hn
     linear_bwd_dw(ops_, params.g(m.eh_proj), a.dh.data(), a.en.data(), N, d, d, 0, 0, 2 * d);
     linear_bwd_dw(ops_, params.g(m.eh_proj) + d, a.dh.data(), a.hn.data(), N, d, d, 0, 0, 2 * d);
@@ -362,8 +376,11 @@ LossParts Model::run(const Batch& bt, float loss_scale, bool backward, const Tok
   // ---- backward: blocks, embedding ----
   for (int l = L - 1; l >= 0; l--) {
     lin_layer(l);
-    block_backward(lin_ops(), c, params, blocks_[l], blocks_acts_[l], dtmp_.data(), dh_.data(),
-                   xs_[l].data(), rows, B, T, loss_scale * rows_share);
+    {
+      const LentScratch lent(bwd_scratch_, blocks_acts_[l]);
+      block_backward(lin_ops(), c, params, blocks_[l], blocks_acts_[l], dtmp_.data(), dh_.data(),
+                     xs_[l].data(), rows, B, T, loss_scale * rows_share);
+    }
     std::swap(dh_, dtmp_);
   }
   ops_.scatter_add_rows(params.g(embed_), dh_.data(), bt.inputs.data(), nullptr, N, d);
