@@ -37,6 +37,12 @@ void swap_backward_scratch(BlockActs& a, BlockActs& b) {
   for (size_t e = 0; e < E; e++) { swap(ea.ex[e].dgu, eb.ex[e].dgu); swap(ea.ex[e].dh, eb.ex[e].dh); }
 }
 
+void swap_forward_scratch(BlockActs& a, BlockActs& b) {
+  using std::swap;
+  swap(a.attn_out, b.attn_out);
+  swap(a.mla.kv, b.mla.kv);
+}
+
 void block_forward(kernels::Ops& ops, const ModelConfig& c, Params& p, const BlockWeights& w,
                    BlockActs& a, float* out, const float* x, const TokenRows& rows, int B, int T,
                    AttnPath path) {

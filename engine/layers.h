@@ -178,6 +178,10 @@ struct BlockActs {
 // first-touching a set of its own: `tiny`'s peak RSS 670 → 477 MB. A backward buffer
 // left off this list stays per-block, which is correct, only not shared.
 void swap_backward_scratch(BlockActs& a, BlockActs& b);
+// The same for the forward's own intermediates that no backward reads (the attention
+// branch's output before the residual add, MLA's kv_b output before it is split into
+// per-head keys and values): lent to each block for its training forward.
+void swap_forward_scratch(BlockActs& a, BlockActs& b);
 void block_register(Params& p, const ModelConfig& c, const std::string& prefix, bool moe,
                     BlockWeights& w);
 // out[N,d] = block(x[N,d])

@@ -179,13 +179,16 @@ double logits_entropy(const float* l, int V) {
 }
 
 namespace {
-// Lends the model's backward scratch to one block for the length of its backward
-// (swap_backward_scratch, layers.h); given back on every exit, exceptions included.
+// Lends one of the model's scratch sets to a block for the length of its forward or
+// backward (swap_forward_scratch / swap_backward_scratch, layers.h); given back on every
+// exit, exceptions included.
 struct LentScratch {
+  using Swap = void (*)(BlockActs&, BlockActs&);
   BlockActs& scratch;
   BlockActs& block;
-  LentScratch(BlockActs& s, BlockActs& b) : scratch(s), block(b) { swap_backward_scratch(scratch, block); }
-  ~LentScratch() { swap_backward_scratch(scratch, block); }
+  Swap swap;
+  LentScratch(BlockActs& s, BlockActs& b, Swap f) : scratch(s), block(b), swap(f) { swap(scratch, block); }
+  ~LentScratch() { swap(scratch, block); }
   LentScratch(const LentScratch&) = delete;
   LentScratch& operator=(const LentScratch&) = delete;
 };
@@ -254,6 +257,7 @@ LossParts Model::run(const Batch& bt, float loss_scale, bool backward, const Tok
   ops_.gather_rows(xs_[0].data(), params.w(embed_), bt.inputs.data(), nullptr, N, d);  // [N,d]
   for (int l = 0; l < L; l++) {
     lin_layer(l);
+    const LentScratch lent(fwd_scratch_, blocks_acts_[l], swap_forward_scratch);
     block_forward(lin_ops(), c, params, blocks_[l], blocks_acts_[l], xs_[l + 1].data(), xs_[l].data(),
                   rows, B, T);
   }
@@ -298,7 +302,10 @@ LossParts Model::run(const Batch& bt, float loss_scale, bool backward, const Tok
     linear_fwd(ops_, a.hp.data(), a.en.data(), params.w(m.eh_proj), N, d, d, 0.0f, 0, 2 * d);
     linear_fwd(ops_, a.hp.data(), a.hn.data(), params.w(m.eh_proj) + d, N, d, d, 1.0f, 0, 2 * d);
     lin_layer(L + (int)k);
-    block_forward(lin_ops(), c, params, m.block, a.block, a.hout.data(), a.hp.data(), pos_.data(), B, T);
+    {
+      const LentScratch lent(fwd_scratch_, a.block, swap_forward_scratch);
+      block_forward(lin_ops(), c, params, m.block, a.block, a.hout.data(), a.hp.data(), pos_.data(), B, T);
+    }
     head_loss(a.hout.data(), m.head_norm, a.sh, a.sh_rstd, a.logits, a.loss, a.tgt.data(), N);
     out.mtp.push_back(masked_mean(a.loss.data(), a.mask.data(), N, mtp_denom[k]));
     if (norm) {  // this shard's part of the whole batch's mean, and the whole batch's denominator
@@ -335,7 +342,7 @@ LossParts Model::run(const Batch& bt, float loss_scale, bool backward, const Tok
     if (dnext) ops_.axpy(a.dhout.data(), dnext->data(), 1.0f, (size_t)N * d);
     lin_layer(L + (int)k);
     {
-      const LentScratch lent(bwd_scratch_, a.block);
+      const LentScratch lent(bwd_scratch_, a.block, swap_backward_scratch);
       block_backward(lin_ops(), c, params, m.block, a.block, a.dh.data(), a.dhout.data(), a.hp.data(),
                      pos_.data(), B, T, loss_scale * rows_share);
     }
@@ -377,7 +384,7 @@ LossParts Model::run(const Batch& bt, float loss_scale, bool backward, const Tok
   for (int l = L - 1; l >= 0; l--) {
     lin_layer(l);
     {
-      const LentScratch lent(bwd_scratch_, blocks_acts_[l]);
+      const LentScratch lent(bwd_scratch_, blocks_acts_[l], swap_backward_scratch);
       block_backward(lin_ops(), c, params, blocks_[l], blocks_acts_[l], dtmp_.data(), dh_.data(),
                      xs_[l].data(), rows, B, T, loss_scale * rows_share);
     }

@@ -211,6 +211,7 @@ class Model {
   std::vector<Buf> xs_;                  // [L+1][N,d] block inputs; xs_[L] = last output
   std::vector<BlockActs> blocks_acts_;
   BlockActs bwd_scratch_;                // backward buffers lent to each block (swap_backward_scratch)
+  BlockActs fwd_scratch_;                // forward-only intermediates lent likewise (swap_forward_scratch)
   Buf hn_, hn_rstd_, logits_, loss_, dloss_, dh_, dtmp_;
   std::vector<MtpActs> mtp_acts_;
   std::vector<int> pos_;
