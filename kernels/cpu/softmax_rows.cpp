@@ -92,41 +92,56 @@ inline __m256 vexp(__m256 x) {
   return _mm256_blendv_ps(_mm256_and_ps(live, _mm256_mul_ps(p, _mm256_castsi256_ps(e))), x0, nan);
 }
 
+// Lanes [0, left) of a vector (left < W): the row's last, partial vector goes through the
+// same vector code under a mask instead of a scalar loop (a causal row of n keys ends in
+// n mod 8 of them; scalar, they cost as much as the rest of a short row).
+inline __m256i tail(int left) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(left), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
 float exp_row(float* s, int n, float* inv_sum) {
-  __m256 mx = _mm256_set1_ps(-INFINITY);
-  int j = 0;
-  for (; j + W <= n; j += W) mx = _mm256_max_ps(mx, _mm256_loadu_ps(s + j));
+  const int body = n / W * W;
+  const __m256i k = tail(n - body);
+  const __m256 ninf = _mm256_set1_ps(-INFINITY);
+  __m256 mx = ninf;
+  for (int j = 0; j < body; j += W) mx = _mm256_max_ps(mx, _mm256_loadu_ps(s + j));
+  if (body < n) mx = _mm256_max_ps(mx, _mm256_blendv_ps(ninf, _mm256_maskload_ps(s + body, k), _mm256_castsi256_ps(k)));
   float m = -INFINITY;
   alignas(32) float lanes[W];
   _mm256_store_ps(lanes, mx);
   for (float v : lanes) m = v > m ? v : m;
-  for (int t = j; t < n; t++) m = s[t] > m ? s[t] : m;
   const __m256 vm = _mm256_set1_ps(m);
   __m256 sum = _mm256_setzero_ps();
-  for (j = 0; j + W <= n; j += W) {
+  for (int j = 0; j < body; j += W) {
     const __m256 e = vexp(_mm256_sub_ps(_mm256_loadu_ps(s + j), vm));
     _mm256_storeu_ps(s + j, e);
+    sum = _mm256_add_ps(sum, e);
+  }
+  if (body < n) {
+    const __m256 e = _mm256_and_ps(_mm256_castsi256_ps(k), vexp(_mm256_sub_ps(_mm256_maskload_ps(s + body, k), vm)));
+    _mm256_maskstore_ps(s + body, k, e);
     sum = _mm256_add_ps(sum, e);
   }
   _mm256_store_ps(lanes, sum);
   float total = 0.0f;
   for (float v : lanes) total += v;
-  for (; j < n; j++) total += s[j] = fast_expf(s[j] - m);
   *inv_sum = 1.0f / total;
   return m + std::log(total);
 }
 
 void softmax_grad_row(float* p, float* dp, int n, float lse, float doo, float scale) {
   const __m256 l = _mm256_set1_ps(lse), d = _mm256_set1_ps(doo), sc = _mm256_set1_ps(scale);
-  int j = 0;
-  for (; j + W <= n; j += W) {
+  const int body = n / W * W;
+  for (int j = 0; j < body; j += W) {
     const __m256 e = vexp(_mm256_sub_ps(_mm256_loadu_ps(p + j), l));
     _mm256_storeu_ps(p + j, e);
     _mm256_storeu_ps(dp + j, _mm256_mul_ps(_mm256_mul_ps(e, _mm256_sub_ps(_mm256_loadu_ps(dp + j), d)), sc));
   }
-  for (; j < n; j++) {
-    p[j] = fast_expf(p[j] - lse);
-    dp[j] = p[j] * (dp[j] - doo) * scale;
+  if (body < n) {
+    const __m256i k = tail(n - body);
+    const __m256 e = vexp(_mm256_sub_ps(_mm256_maskload_ps(p + body, k), l));
+    _mm256_maskstore_ps(p + body, k, e);
+    _mm256_maskstore_ps(dp + body, k, _mm256_mul_ps(_mm256_mul_ps(e, _mm256_sub_ps(_mm256_maskload_ps(dp + body, k), d)), sc));
   }
 }
 }  // namespace avx2
