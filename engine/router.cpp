@@ -19,6 +19,10 @@
 
 namespace aha {
 
+// Fewer tokens than this are routed on the calling thread: decoding routes one or two
+// tokens per call, and forking the OpenMP team for them cost more than the routing.
+constexpr int kParallelTokens = 64;
+
 namespace {
 // Stable sort of a few indices (E experts or G groups) without allocating.
 template <class Less>
@@ -45,7 +49,7 @@ void route_forward(const ModelConfig& c, RouterActs& r, const float* bias, int B
   std::vector<float> biased_all((size_t)E * nt), gscore_all((size_t)G * nt);
   std::vector<int> order_all((size_t)W * nt);
   std::vector<char> eligible_all((size_t)E * nt);
-#pragma omp parallel num_threads(nt)
+#pragma omp parallel num_threads(nt) if (N >= kParallelTokens)
   {
   const int th = omp_get_thread_num();
   float* biased = biased_all.data() + (size_t)E * th;
@@ -126,7 +130,7 @@ void route_backward(const ModelConfig& c, RouterActs& r, int B, int T, double ba
   ensure(r.dlogits, (size_t)N * E);
   const int nt = omp_get_max_threads();
   std::vector<double> ds_all((size_t)E * nt);  // outside the region: no throw inside it
-#pragma omp parallel num_threads(nt)
+#pragma omp parallel num_threads(nt) if (N >= kParallelTokens)
   {
   double* ds = ds_all.data() + (size_t)E * omp_get_thread_num();
 #pragma omp for schedule(static)

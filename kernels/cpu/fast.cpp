@@ -31,6 +31,12 @@
 
 namespace aha::kernels {
 
+// Elementwise loops smaller than this many floats run on the calling thread: a fork/join
+// of the OpenMP team costs microseconds, which is what a whole row takes. Decoding at
+// batch 1 calls these ops on one or two rows about 40 times a token, and at 2 threads
+// every call forked the team for nothing.
+constexpr size_t kParallelMin = 16384;
+
 namespace {
 
 // Row-major C = alpha op(A) op(B) + beta C through oneDNN. Returns false on failure
@@ -168,7 +174,7 @@ void CpuOps::copy2d(float* dst, int ldd, const float* src, int lds, int rows, in
 
 void CpuOps::rmsnorm_forward(float* out, float* rstd, const float* inp, const float* weight, int N,
                              int C, float eps) {
-#pragma omp parallel
+#pragma omp parallel if ((size_t)N * C >= kParallelMin)
   {
     size_t b, e;
     split(N, omp_get_thread_num(), omp_get_num_threads(), b, e);
@@ -180,7 +186,7 @@ void CpuOps::rmsnorm_backward(float* dinp, float* dweight, const float* dout, co
                               const float* weight, const float* rstd, int N, int C) {
   const int nt = omp_get_max_threads();
   std::vector<float> partial((size_t)nt * C, 0.0f);
-#pragma omp parallel num_threads(nt)
+#pragma omp parallel num_threads(nt) if ((size_t)N * C >= kParallelMin)
   {
     size_t b, e;
     const int t = omp_get_thread_num();
@@ -477,7 +483,7 @@ void CpuOps::attention_backward(float* dq, float* dk, float* dv, const float* do
 
 void CpuOps::mla_expand_kv(float* k, float* v, const float* kv, const float* kpe, int N, int H,
                            int dn, int dr, int dv) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)N * H * (dn + dr + dv) >= kParallelMin)
   for (int n = 0; n < N; n++)
     for (int h = 0; h < H; h++) {
       const float* src = kv + ((size_t)n * H + h) * (dn + dv);
@@ -490,7 +496,7 @@ void CpuOps::mla_expand_kv(float* k, float* v, const float* kv, const float* kpe
 
 void CpuOps::mla_expand_kv_backward(float* dkv, float* dkpe, const float* dk, const float* dv,
                                     int N, int H, int dn, int dr, int dv_dim) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)N * H * (dn + dr + dv_dim) >= kParallelMin)
   for (int n = 0; n < N; n++) {
     float* pe = dkpe + (size_t)n * dr;
     std::fill(pe, pe + dr, 0.0f);
@@ -505,7 +511,7 @@ void CpuOps::mla_expand_kv_backward(float* dkv, float* dkpe, const float* dk, co
 }
 
 void CpuOps::swiglu_forward(float* h, const float* gu, int N, int I) {
-#pragma omp parallel
+#pragma omp parallel if ((size_t)N * I >= kParallelMin)
   {
     size_t b, e;
     split(N, omp_get_thread_num(), omp_get_num_threads(), b, e);
@@ -514,7 +520,7 @@ void CpuOps::swiglu_forward(float* h, const float* gu, int N, int I) {
 }
 
 void CpuOps::swiglu_backward(float* dgu, const float* dh, const float* gu, int N, int I) {
-#pragma omp parallel
+#pragma omp parallel if ((size_t)N * I >= kParallelMin)
   {
     size_t b, e;
     split(N, omp_get_thread_num(), omp_get_num_threads(), b, e);
@@ -538,7 +544,7 @@ void CpuOps::scatter_add_rows(float* dst, const float* src, const int32_t* idx, 
                               int M, int C) {
   // Rows of dst may repeat in idx: split the columns between threads instead of the rows,
   // so each dst element is summed by one thread in the order of m.
-#pragma omp parallel
+#pragma omp parallel if ((size_t)M * C >= kParallelMin)
   {
     size_t c0, c1;
     split(C, omp_get_thread_num(), omp_get_num_threads(), c0, c1);
@@ -567,7 +573,7 @@ void CpuOps::gather_rowdot(float* out, const float* a, const int32_t* idx, const
 void CpuOps::xent_forward(float* loss, const float* logits, const int32_t* target, int N, int V) {
   const int nt = omp_get_max_threads();
   std::vector<float> rows((size_t)V * nt);  // outside the region: no throw inside it
-#pragma omp parallel num_threads(nt)
+#pragma omp parallel num_threads(nt) if ((size_t)N * V >= kParallelMin)
   {
     float* row = rows.data() + (size_t)V * omp_get_thread_num();
 #pragma omp for schedule(static)
@@ -581,7 +587,7 @@ void CpuOps::xent_forward(float* loss, const float* logits, const int32_t* targe
 
 void CpuOps::xent_backward(float* dlogits, const float* logits, const int32_t* target,
                            const float* dloss, int N, int V) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)N * V >= kParallelMin)
   for (int n = 0; n < N; n++) {
     float* d = dlogits + (size_t)n * V;
     if (target[n] < 0) { std::fill(d, d + V, 0.0f); continue; }
