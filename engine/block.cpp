@@ -21,7 +21,7 @@ void block_register(Params& p, const ModelConfig& c, const std::string& pre, boo
 
 void swap_backward_scratch(BlockActs& a, BlockActs& b) {
   using std::swap;
-  swap(a.dxmid, b.dxmid); swap(a.dln, b.dln); swap(a.dtmp, b.dtmp);
+  swap(a.dxmid, b.dxmid); swap(a.dln, b.dln);
   MlaActs &ma = a.mla, &mb = b.mla;
   swap(ma.dq, mb.dq); swap(ma.dk, mb.dk); swap(ma.dv, mb.dv); swap(ma.dkv, mb.dkv);
   swap(ma.dckv_n, mb.dckv_n); swap(ma.dckv, mb.dckv); swap(ma.dkpe, mb.dkpe);
@@ -68,7 +68,7 @@ void block_backward(kernels::Ops& ops, const ModelConfig& c, Params& p, const Bl
                     BlockActs& a, float* dx, const float* dout, const float* x,
                     const TokenRows& rows, int B, int T, double balance_scale) {
   const int N = B * T, d = c.hidden_size;
-  ensure(a.dxmid, (size_t)N * d); ensure(a.dln, (size_t)N * d); ensure(a.dtmp, (size_t)N * d);
+  ensure(a.dxmid, (size_t)N * d); ensure(a.dln, (size_t)N * d);
   // FFN branch: dln2 from the FFN, then through post_attention_layernorm
   if (w.moe)
     moe_backward(ops, c, p, w.moe_w, a.moe, a.dln.data(), dout, a.ln2.data(), B, T, balance_scale);

@@ -169,7 +169,7 @@ struct BlockActs {
   MlaActs mla;
   SwigluActs dense;
   MoeActs moe;
-  Buf dxmid, dln, dtmp;
+  Buf dxmid, dln;
 };
 // The buffers a block's backward uses only while it runs (the gradients it hands between
 // its layers), as opposed to the forward's activations, which the backward reads. A Model
@@ -180,7 +180,8 @@ struct BlockActs {
 void swap_backward_scratch(BlockActs& a, BlockActs& b);
 // The same for the forward's own intermediates that no backward reads (the attention
 // branch's output before the residual add, MLA's kv_b output before it is split into
-// per-head keys and values): lent to each block for its training forward.
+// per-head keys and values): lent to each block for its training forward. Only buffers no
+// backward reads may be listed: the next block's forward overwrites them.
 void swap_forward_scratch(BlockActs& a, BlockActs& b);
 void block_register(Params& p, const ModelConfig& c, const std::string& prefix, bool moe,
                     BlockWeights& w);

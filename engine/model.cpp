@@ -410,9 +410,11 @@ void Model::logits(const int32_t* tokens, int B, int T, AttnPath path, std::vect
   std::vector<int32_t> tok(tokens, tokens + N);
   const KeepExpertLoads keep(blocks_acts_);
   ops_.gather_rows(xs_[0].data(), params.w(embed_), tok.data(), nullptr, N, d);
-  for (int l = 0; l < L; l++)
+  for (int l = 0; l < L; l++) {
+    const LentScratch lent(fwd_scratch_, blocks_acts_[l], swap_forward_scratch);
     block_forward(ops_, c, params, blocks_[l], blocks_acts_[l], xs_[l + 1].data(), xs_[l].data(),
                   pos_.data(), B, T, path);
+  }
   ensure(hn_, (size_t)N * d); ensure(hn_rstd_, N);
   out.resize((size_t)N * V);
   ops_.rmsnorm_forward(hn_.data(), hn_rstd_.data(), xs_[L].data(), params.w(norm_), N, d, (float)c.rms_norm_eps);

@@ -363,6 +363,22 @@ TEST(DataParallel, ShardsGiveTheWholeBatchLossGradientAndLoads) {
   sharded.reset_expert_load();
   dp.forward_backward(b, 0.5f);
   EXPECT_TRUE(first == sharded.params.grads);
+  // zero_grads (a step's first micro-batch): every model, the master on its own worker
+  // thread, starts from zero whatever its gradients held
+  std::fill(sharded.params.grads.begin(), sharded.params.grads.end(), 7.0f);
+  sharded.reset_expert_load();
+  dp.forward_backward(b, 0.5f, /*zero_grads=*/true);
+  EXPECT_TRUE(first == sharded.params.grads);
+  // without it the pass adds to them (gradient accumulation): twice the gradient now
+  sharded.reset_expert_load();
+  dp.forward_backward(b, 0.5f);
+  double e2 = 0, g2 = 0;  // relative to the gradient's norm, as above
+  for (size_t i = 0; i < first.size(); i++) {
+    const double e = (double)sharded.params.grads[i] - 2.0 * first[i];
+    e2 += e * e;
+    g2 += 4.0 * first[i] * first[i];
+  }
+  EXPECT_LT(std::sqrt(e2 / g2), 1e-6);
 }
 }  // namespace
 }  // namespace aha

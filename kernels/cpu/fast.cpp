@@ -269,6 +269,7 @@ namespace {
 // unpack/shuffle inside 128-bit lanes, then the lanes swapped. Written element by element,
 // the transpose stored every float to a different cache line (10 µs per head for `tiny`'s
 // keys and values, against 3 µs in 8×8 blocks).
+#if defined(__AVX2__)
 inline void transpose8x8(float* dst, int ldd, const float* src, int lds) {
   __m256 r[8], t[8];
   for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(src + (size_t)i * lds);
@@ -285,15 +286,18 @@ inline void transpose8x8(float* dst, int ldd, const float* src, int lds) {
     _mm256_storeu_ps(dst + (size_t)(i + 4) * ldd, _mm256_permute2f128_ps(r[i], r[i + 4], 0x31));
   }
 }
+#endif
 // dst[D, ldd] = src[T, D] (row stride lds) transposed, so a key block is a row-major operand.
 void transpose(float* dst, int ldd, const float* src, int T, int D, int lds) {
   int t0 = 0;
+#if defined(__AVX2__)  // release builds target x86-64-v3; an AHA_NATIVE build may not
   for (; t0 + 8 <= T; t0 += 8) {
     int d0 = 0;
     for (; d0 + 8 <= D; d0 += 8) transpose8x8(dst + (size_t)d0 * ldd + t0, ldd, src + (size_t)t0 * lds + d0, lds);
     for (int d = d0; d < D; d++)
       for (int t = t0; t < t0 + 8; t++) dst[(size_t)d * ldd + t] = src[(size_t)t * lds + d];
   }
+#endif
   for (int t = t0; t < T; t++)
     for (int d = 0; d < D; d++) dst[(size_t)d * ldd + t] = src[(size_t)t * lds + d];
 }
