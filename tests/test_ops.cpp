@@ -5,6 +5,7 @@
 //    differences of its forward along random directions.
 // A CUDA backend joins by adding itself to backends().
 #include <gtest/gtest.h>
+#include <omp.h>
 
 #include <cmath>
 #include <functional>
@@ -13,6 +14,7 @@
 
 #include "grad_check.h"
 #include "kernels/cpu/ops.h"
+#include "kernels/cpu/packed_gemm.h"
 #include "kernels/cpu/skinny_gemm.h"
 #include "kernels/cpu/small_gemm.h"
 #include "kernels/cpu/softmax_rows.h"
@@ -76,6 +78,20 @@ std::vector<OpCase> cases() {
                      const int N = 71, K = 130, lda = K + 3, ldb = K + 5, ldc = N + 2;
                      Vec A = random_vec((size_t)M * lda, 1), B = random_vec((size_t)N * ldb, 2), C = random_vec((size_t)M * ldc, 3);
                      o.gemm(false, true, M, N, K, 0.7f, A.data(), lda, B.data(), ldb, beta, C.data(), ldc);
+                     return std::vector<Vec>{C};
+                   }});
+  // weight-gradient products that the fast backend sends to packed_gemm (on AVX2 machines,
+  // single-threaded callers): one thread here, as inside the data-parallel region
+  for (auto [M, N, K] : {std::tuple{128, 136, 300}, {150, 520, 390}})
+    for (bool ta : {true, false})
+      // K = 300–390 float sums (the reference's sequential, packed_gemm's in 8 lanes): 4e-5
+      c.push_back({std::string("gemm_packed_") + (ta ? "TN_" : "NN_") + std::to_string(M) + "x" + std::to_string(N), 4e-5,
+                   [M, N, K, ta](Ops& o) {
+                     Vec A = random_vec((size_t)M * K, 1), B = random_vec((size_t)K * N, 2), C = random_vec((size_t)M * N, 3);
+                     const int threads = omp_get_max_threads();
+                     omp_set_num_threads(1);
+                     o.gemm(ta, false, M, N, K, 0.7f, A.data(), ta ? M : K, B.data(), N, 0.5f, C.data(), N);
+                     omp_set_num_threads(threads);
                      return std::vector<Vec>{C};
                    }});
   c.push_back({"axpy_copy2d", 1e-6, [](Ops& o) {
@@ -333,6 +349,47 @@ TEST(SmallGemm, MatchesPlainLoops) {
       }
     }
   }
+}
+
+// packed_gemm (the weight gradients' kernel) against plain loops: tiles that fill the
+// 6×16 register tile and ones that leave rows or columns over, one and several row blocks
+// (96) and depth blocks (K split evenly up to 384; 385 gives two uneven-looking halves),
+// every transpose, padded leading dimensions, beta 0 (C holds NaN: it must not be read),
+// 1 (accumulate) and 0.5.
+TEST(PackedGemm, MatchesPlainLoops) {
+  ASSERT_TRUE(packed_gemm_available()) << "release builds target x86-64-v3 (AVX2 + FMA)";
+  struct Case { int M, N, K; };
+  const Case shapes[] = {{1, 1, 1}, {5, 17, 7}, {6, 16, 8}, {7, 15, 9}, {13, 33, 100},
+                         {97, 50, 385}, {200, 37, 800}, {96, 64, 768}, {130, 260, 1030}};
+  for (const Case& c : shapes)
+    for (int t = 0; t < 4; t++)
+      for (float beta : {0.0f, 1.0f, 0.5f}) {
+        if (c.M * c.N * c.K > 1000000 && beta != 0.5f) continue;  // the largest once per transpose
+        const bool ta = t & 1, tb = t & 2;
+        SCOPED_TRACE("M " + std::to_string(c.M) + " N " + std::to_string(c.N) + " K " + std::to_string(c.K) +
+                     (ta ? " A^T" : "") + (tb ? " B^T" : "") + " beta " + std::to_string(beta));
+        const int lda = (ta ? c.M : c.K) + 3, ldb = (tb ? c.K : c.N) + 5, ldc = c.N + 7;
+        const Vec A = random_vec((size_t)(ta ? c.K : c.M) * lda, 1), B = random_vec((size_t)(tb ? c.N : c.K) * ldb, 2);
+        const Vec C0 = random_vec((size_t)c.M * ldc, 3);
+        Vec C = C0;
+        if (beta == 0.0f) std::fill(C.begin(), C.end(), NAN);
+        const float alpha = 0.7f;
+        packed_gemm(ta, tb, c.M, c.N, c.K, alpha, A.data(), lda, B.data(), ldb, beta, C.data(), ldc);
+        for (int i = 0; i < c.M; i++) {
+          for (int j = 0; j < c.N; j++) {
+            double sum = 0.0;
+            for (int k = 0; k < c.K; k++)
+              sum += (double)(ta ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k]) *
+                     (tb ? B[(size_t)j * ldb + k] : B[(size_t)k * ldb + j]);
+            const double want = (beta == 0.0f ? 0.0 : beta * C0[(size_t)i * ldc + j]) + alpha * sum;
+            ASSERT_NEAR(C[(size_t)i * ldc + j], want, 1e-4 * (1 + std::fabs(want))) << "at (" << i << ", " << j << ")";
+          }
+          // the padding past column N is left alone
+          for (int j = c.N; j < ldc && (size_t)i * ldc + j < C.size(); j++)
+            if (beta == 0.0f) ASSERT_TRUE(std::isnan(C[(size_t)i * ldc + j])) << "padding at (" << i << ", " << j << ")";
+            else ASSERT_EQ(C[(size_t)i * ldc + j], C0[(size_t)i * ldc + j]) << "padding at (" << i << ", " << j << ")";
+        }
+      }
 }
 
 // skinny_gemm (decoding's few-row products) against plain loops: every row count, weight

@@ -22,8 +22,10 @@
 
 #include "kernels/cpu/fast.h"
 #include "kernels/cpu/aligned.h"
+#include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/decode_scores.h"
 #include "kernels/cpu/simd.h"
+#include "kernels/cpu/packed_gemm.h"
 #include "kernels/cpu/skinny_gemm.h"
 #include "kernels/cpu/small_gemm.h"
 #include "kernels/cpu/softmax_rows.h"
@@ -149,6 +151,14 @@ void CpuOps::gemm(bool transA, bool transB, int M, int N, int K, float alpha, co
     // [out, in]: one pass over the weight for all rows (skinny_gemm.h). oneDNN keeps M = 1
     // (its GEMV is as fast) and M >= 4 (its packed GEMM wins from there, measured on AVX2).
     skinny_gemm_nt(M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
+  // On AVX2 machines the wide weight-gradient products run faster in packed_gemm
+  // (packed_gemm.h); it is single-threaded, so only where the caller is (inside the
+  // data-parallel region or with one thread). AVX-512 machines keep oneDNN's wider kernel.
+  static const bool packed = packed_gemm_available() && !cpu_features().avx512f;
+  if (packed && prefer_packed_gemm(transA, M, N, K) && (omp_in_parallel() || omp_get_max_threads() == 1)) {
+    packed_gemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     return;
   }
   AHA_CHECK(sgemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc),
