@@ -311,6 +311,22 @@ void transpose(float* dst, int ldd, const float* src, int T, int D, int lds) {
   for (int t = t0; t < T; t++)
     for (int d = 0; d < D; d++) dst[(size_t)d * ldd + t] = src[(size_t)t * lds + d];
 }
+// Attention's per-call scratch, kept per calling thread and grown, never shrunk: a fresh
+// zero-filled vector per call (300–440 KB at tiny's shape, 28 calls a step per replica)
+// cost a memset and, past glibc's mmap threshold, page faults. Every float of it is
+// written before it is read.
+float* attention_scratch(size_t floats) {
+  thread_local AlignedFloats buf;
+  if (buf.size() < floats) {
+    buf.clear();
+    buf.shrink_to_fit();
+    buf.resize(floats);
+  }
+#ifdef AHA_SCRATCH_POISON
+  std::fill(buf.begin(), buf.end(), NAN);
+#endif
+  return buf.data();
+}
 // dst[T, D] = src[T, D] (row stride lds): one head's values packed, so P·V reads them as
 // contiguous rows rather than rows H·Dv apart.
 void pack_rows(float* dst, const float* src, int T, int D, int lds) {
@@ -377,10 +393,10 @@ void CpuOps::attention_forward(float* out, float* lse, const float* q, const flo
   const int nt = omp_get_max_threads();
   const int ldkt = padded(s.Tk);
   const size_t per = lines((size_t)kQBlock * s.Tk + (size_t)s.Dk * ldkt + (size_t)s.Tk * s.Dv + kQBlock);
-  AlignedFloats scratch(per * nt);
+  float* scratch = attention_scratch(per * nt);
 #pragma omp parallel num_threads(nt)
   {
-    float* S = scratch.data() + per * omp_get_thread_num();  // [kQBlock, Tk] scores
+    float* S = scratch + per * omp_get_thread_num();  // [kQBlock, Tk] scores
     float* Kt = S + (size_t)kQBlock * s.Tk;                  // [Dk, ldkt] keys transposed
     float* Vp = Kt + (size_t)s.Dk * ldkt;                    // [Tk, Dv] values packed
     float* inv = Vp + (size_t)s.Tk * s.Dv;                   // [kQBlock] 1 / Σ weights per row
@@ -435,10 +451,10 @@ void CpuOps::attention_backward(float* dq, float* dk, float* dv, const float* do
   const int nt = omp_get_max_threads();
   const int ldt = padded(T);
   const size_t per = lines(2 * (size_t)kQBlock * T + (size_t)(s.Dk + s.Dv) * ldt);
-  AlignedFloats scratch(per * nt);  // allocated outside the parallel region (see forward)
+  float* scratch = attention_scratch(per * nt);  // allocated outside the parallel region (see forward)
 #pragma omp parallel num_threads(nt)
   {
-    float* P = scratch.data() + per * omp_get_thread_num();
+    float* P = scratch + per * omp_get_thread_num();
     float* dP = P + (size_t)kQBlock * T;
     float* Kt = dP + (size_t)kQBlock * T;
     float* Vt = Kt + (size_t)s.Dk * ldt;
