@@ -250,8 +250,9 @@ void packed_gemm(bool transA, bool transB, int M, int N, int K, float alpha, con
   const View b = transB ? View{B, 1, ldb} : View{B, ldb, 1};  // op(B)(k, j)
   thread_local Scratch s;  // grows to the largest block seen on this thread, then stays
   const int np = (N + NR - 1) / NR;
-  s.b.resize((size_t)np * NR * KC);
-  s.a.resize((size_t)MC * KC + 8);  // + the transposing pack's overhang
+  // grown only: a resize down and back up would zero-fill the regrown part every call
+  if (s.b.size() < (size_t)np * NR * KC) s.b.resize((size_t)np * NR * KC);
+  if (s.a.size() < (size_t)MC * KC + 8) s.a.resize((size_t)MC * KC + 8);  // + the transposing pack's overhang
   // depth blocks of equal size (K = 1024 as 3 × 344 rather than 384 + 384 + 256)
   const int nk = (K + KC - 1) / KC, kstep = ((K + nk - 1) / nk + 7) / 8 * 8;
   for (int k0 = 0; k0 < K; k0 += kstep) {
