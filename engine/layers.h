@@ -41,6 +41,7 @@ struct MlaActs {
   Buf kv;                      // [N, H, dn+dv] = kv_b(ckv_n)
   Buf k, v;                    // [N, H, dqk], [N, H, dv]   per-head keys and values
   Buf o, lse;                  // [N, H, dv], [B, H, T]
+  Buf probs;                   // the attention probabilities, if the backend keeps them (AttnShape::probs)
   // backward scratch
   Buf dq, dk, dv, dkv, dckv_n, dckv, dkpe, dqa_n, dqa, dx;
 };

@@ -70,6 +70,10 @@ void mla_forward(kernels::Ops& ops, const ModelConfig& c, Params& p, const MlaWe
     linear_fwd(ops, a.kv.data(), ckv_n, p.w(w.kv_b), N, dc, H * (dn + dv));
     ops.mla_expand_kv(a.k.data(), a.v.data(), a.kv.data(), a.kpe.data(), N, H, dn, dr, dv);
     kernels::AttnShape s{B, T, T, H, H, dqk, dv, H * dqk, H * dqk, H * dv, H * dv, scale, rows.gap_begin, rows.gap_end};
+    if (const size_t n = ops.attention_probs_floats(s)) {  // kept for the backward
+      ensure(a.probs, n);
+      s.probs = a.probs.data();
+    }
     ops.attention_forward(a.o.data(), a.lse.data(), a.q.data(), a.k.data(), a.v.data(), s);
   } else {
     // Absorbed: the cache is [N, dc + dr] = [kv_norm(c_kv) | rope(k_pe)], one "head" for all.
@@ -248,6 +252,7 @@ void mla_backward(kernels::Ops& ops, const ModelConfig& c, Params& p, const MlaW
   // attention core
   ensure(a.dq, (size_t)N * H * dqk); ensure(a.dk, (size_t)N * H * dqk);
   kernels::AttnShape s{B, T, T, H, H, dqk, dv, H * dqk, H * dqk, H * dv, H * dv, scale, rows.gap_begin, rows.gap_end};
+  if (ops.attention_probs_floats(s) > 0) s.probs = a.probs.data();  // what the forward kept
   ops.attention_backward(a.dq.data(), a.dk.data(), a.dv.data(), dO.data(), a.o.data(), a.lse.data(),
                          a.q.data(), a.k.data(), a.v.data(), s);
 

@@ -63,6 +63,16 @@ void packed_gaps(int B, int T, std::vector<int>& gb, std::vector<int>& ge) {
   }
 }
 
+// Random q, k, v and dO through attention_forward and _backward: {out, lse, dq, dk, dv}.
+std::vector<Vec> attention_round_trip(Ops& o, const AttnShape& s) {
+  Vec q = random_vec((size_t)s.B * s.Tq * s.ldq, 1), k = random_vec((size_t)s.B * s.Tk * s.ldk, 2),
+      v = random_vec((size_t)s.B * s.Tk * s.ldv, 3), out((size_t)s.B * s.Tq * s.ldo), lse((size_t)s.B * s.H * s.Tq);
+  o.attention_forward(out.data(), lse.data(), q.data(), k.data(), v.data(), s);
+  Vec dout = random_vec(out.size(), 4), dq(q.size()), dk(k.size()), dv(v.size());
+  o.attention_backward(dq.data(), dk.data(), dv.data(), dout.data(), out.data(), lse.data(), q.data(), k.data(), v.data(), s);
+  return {out, lse, dq, dk, dv};
+}
+
 std::vector<OpCase> cases() {
   std::vector<OpCase> c;
   for (auto [ta, tb] : {std::pair{false, true}, {false, false}, {true, false}, {true, true}})
@@ -129,21 +139,28 @@ std::vector<OpCase> cases() {
                    o.attention_backward(dq.data(), dk.data(), dv.data(), dout.data(), out.data(), lse.data(), q.data(), k.data(), v.data(), s);
                    return std::vector<Vec>{out, lse, dq, dk, dv};
                  }});
+  // the training shape with the fast backend's probabilities cache (AttnShape::probs):
+  // the backward reads P instead of recomputing it; T = 150 spans three 64-query blocks
+  for (int Hkv : {4, 2, 1})
+    c.push_back({"attention_probs_cache_Hkv" + std::to_string(Hkv), 1e-4, [Hkv](Ops& o) {
+                   AttnShape s = attn_shape(2, 150, 4, Hkv, 20, 12);
+                   Vec probs(o.attention_probs_floats(s));
+                   if (!probs.empty()) s.probs = probs.data();
+                   return attention_round_trip(o, s);
+                 }});
   // packed GRPO rows: queries skip a gap of keys (their sibling completions), across the
   // kQBlock = 64 boundary of the fast kernel and with gaps ending before, at and after it
   for (int Hkv : {4, 1})
-    c.push_back({"attention_gaps_Hkv" + std::to_string(Hkv), 1e-4, [Hkv](Ops& o) {
+    for (bool cache : {false, true})
+    c.push_back({"attention_gaps_Hkv" + std::to_string(Hkv) + (cache ? "_probs_cache" : ""), 1e-4, [Hkv, cache](Ops& o) {
                    AttnShape s = attn_shape(2, 150, 4, Hkv, 20, 12);
                    std::vector<int> gb, ge;
                    packed_gaps(s.B, s.Tq, gb, ge);
                    s.gap_begin = gb.data();
                    s.gap_end = ge.data();
-                   Vec q = random_vec((size_t)s.B * s.Tq * s.ldq, 1), k = random_vec((size_t)s.B * s.Tk * s.ldk, 2),
-                       v = random_vec((size_t)s.B * s.Tk * s.ldv, 3), out((size_t)s.B * s.Tq * s.ldo), lse((size_t)s.B * s.H * s.Tq);
-                   o.attention_forward(out.data(), lse.data(), q.data(), k.data(), v.data(), s);
-                   Vec dout = random_vec(out.size(), 4), dq(q.size()), dk(k.size()), dv(v.size());
-                   o.attention_backward(dq.data(), dk.data(), dv.data(), dout.data(), out.data(), lse.data(), q.data(), k.data(), v.data(), s);
-                   return std::vector<Vec>{out, lse, dq, dk, dv};
+                   Vec probs(cache ? o.attention_probs_floats(s) : 0);
+                   if (!probs.empty()) s.probs = probs.data();
+                   return attention_round_trip(o, s);
                  }});
   c.push_back({"mla_expand_kv", 0.0, [](Ops& o) {
                  const int N = 9, H = 3, dn = 4, dr = 2, dv = 5;
@@ -349,6 +366,17 @@ TEST(SmallGemm, MatchesPlainLoops) {
       }
     }
   }
+}
+
+// The harness's probs-cache cases compare the cached path only if the fast backend keeps
+// probabilities at that shape; it does for training shapes up to T = 512, not for
+// decoding (Tq < Tk) or longer sequences (T² floats), and the reference never does.
+TEST(AttentionProbsCache, KeptForTrainingShapesOnly) {
+  const AttnShape train = attn_shape(2, 150, 4, 4, 20, 12);
+  EXPECT_GT(cpu_ops().attention_probs_floats(train), (size_t)2 * 4 * 150 * 150 / 2);  // at least the causal half
+  EXPECT_EQ(reference_ops().attention_probs_floats(train), 0u);
+  EXPECT_EQ(cpu_ops().attention_probs_floats(attn_shape(2, 150, 4, 4, 20, 12, 1)), 0u);
+  EXPECT_EQ(cpu_ops().attention_probs_floats(attn_shape(1, 1024, 4, 4, 20, 12)), 0u);
 }
 
 // packed_gemm (the weight gradients' kernel) against plain loops: tiles that fill the

@@ -383,11 +383,32 @@ void CpuOps::decode_attention(float* out, float* lse, const float* q, const floa
   }
 }
 
+// The probabilities cache (AttnShape::probs): per (batch, head) the query blocks' [rows,
+// keys] tiles one after another, keys = r0 + rows (Tq == Tk). At T = 256 that is 40,960
+// floats per head — 2.6 MB a layer for tiny's 4 × 4 (batch, head) pairs, about what its
+// q, k, v and output take — and it grows with T², so longer sequences recompute.
+constexpr int kProbsMaxT = 512;
+// floats of the tiles of blocks [0, r0) of one head (every earlier block is full)
+inline size_t probs_offset(int r0) {
+  const size_t n = (size_t)r0 / kQBlock;
+  return (size_t)kQBlock * kQBlock * n * (n + 1) / 2;
+}
+inline size_t probs_per_head(int T) {
+  const int r0 = (T - 1) / kQBlock * kQBlock;  // the last block
+  return probs_offset(r0) + (size_t)(T - r0) * T;
+}
+
+size_t CpuOps::attention_probs_floats(const AttnShape& s) const {
+  if (s.Tq != s.Tk || s.Tk > kProbsMaxT || s.Tq <= kDecodeQueries) return 0;
+  return (size_t)s.B * s.H * probs_per_head(s.Tq);
+}
+
 void CpuOps::attention_forward(float* out, float* lse, const float* q, const float* k,
                                const float* v, const AttnShape& s) {
   if (s.Tq <= kDecodeQueries && s.Tk >= 4 * s.Tq) return decode_attention(out, lse, q, k, v, s);
   const int group = s.H / s.Hkv;
   const int BH = s.B * s.H;
+  const bool cache = s.probs && attention_probs_floats(s) > 0;
   // Scratch is allocated before the parallel region: an exception (bad_alloc) thrown
   // inside one would terminate the process.
   const int nt = omp_get_max_threads();
@@ -413,27 +434,29 @@ void CpuOps::attention_forward(float* out, float* lse, const float* q, const flo
         const int keys = c + rows;
         const float* Q = q + ((size_t)b * s.Tq + r0) * s.ldq + (size_t)h * s.Dk;
         float* O = out + ((size_t)b * s.Tq + r0) * s.ldo + (size_t)h * s.Dv;
+        // scores, then probabilities, in the cache's tile when there is one
+        float* P = cache ? s.probs + (size_t)bh * probs_per_head(s.Tq) + probs_offset(r0) : S;
         TileLimits causal;
         causal.n_end_off = c;
-        small_gemm(rows, keys, s.Dk, s.scale, Q, s.ldq, 1, Kt, ldkt, S, keys, false, causal);
-        // unnormalised weights e = exp(s − max) in S; O = (e · V) / Σe, the division
-        // applied to O's Dv columns instead of the row's keys
+        small_gemm(rows, keys, s.Dk, s.scale, Q, s.ldq, 1, Kt, ldkt, P, keys, false, causal);
+        // probabilities p = exp(s − max) / Σ in P (zero past the diagonal); O = P · V
         for (int t = 0; t < rows; t++) {
           const int n = c + t + 1;
-          float* row = S + (size_t)t * keys;
+          float* row = P + (size_t)t * keys;
           if (s.gap_begin) {  // a packed row: this query's hidden siblings score -inf (weight 0)
             const size_t q_row = (size_t)b * s.Tq + r0 + t;
             const int lo = std::min(s.gap_begin[q_row], n), hi = std::max(lo, std::min(s.gap_end[q_row], n));
             std::fill(row + lo, row + hi, -INFINITY);
           }
           lse[(size_t)bh * s.Tq + r0 + t] = exp_row(row, n, inv + t);
+          const float iv = inv[t];
+#pragma omp simd
+          for (int j = 0; j < n; j++) row[j] *= iv;
           std::fill(row + n, row + keys, 0.0f);
         }
         TileLimits kc;
         kc.k_end_off = c;
-        small_gemm(rows, s.Dv, keys, 1.0f, S, keys, 1, Vp, s.Dv, O, s.ldo, false, kc);
-        for (int t = 0; t < rows; t++)
-          for (int i = 0; i < s.Dv; i++) O[(size_t)t * s.ldo + i] *= inv[t];
+        small_gemm(rows, s.Dv, keys, 1.0f, P, keys, 1, Vp, s.Dv, O, s.ldo, false, kc);
       }
     }
   }
@@ -442,11 +465,13 @@ void CpuOps::attention_forward(float* out, float* lse, const float* q, const flo
 void CpuOps::attention_backward(float* dq, float* dk, float* dv, const float* dout,
                                 const float* out, const float* lse, const float* q, const float* k,
                                 const float* v, const AttnShape& s) {
-  // Recompute P from Q, K and the saved log-sum-exp, then per query block
+  // P from the forward's cache (AttnShape::probs) or recomputed from Q, K and the saved
+  // log-sum-exp, then per query block
   //   dV += Pᵀ·dO,  dP = dO·Vᵀ,  dS = P ⊙ (dP − rowdot(dO, O)),  dQ = dS·K·scale,  dK += dSᵀ·Q·scale.
   // One task per (batch, kv head) so the heads that share a kv head accumulate in order.
   const int group = s.H / s.Hkv;
   const int T = s.Tq;  // == Tk
+  const bool cache = s.probs && attention_probs_floats(s) > 0;
   const int BG = s.B * s.Hkv;
   const int nt = omp_get_max_threads();
   const int ldt = padded(T);
@@ -465,7 +490,7 @@ void CpuOps::attention_backward(float* dq, float* dk, float* dv, const float* do
       const float* V = v + (size_t)b * T * s.ldv + (size_t)g * s.Dv;
       float* dK = dk + (size_t)b * T * s.ldk + (size_t)g * s.Dk;
       float* dV = dv + (size_t)b * T * s.ldv + (size_t)g * s.Dv;
-      transpose(Kt, ldt, K, T, s.Dk, s.ldk);
+      if (!cache) transpose(Kt, ldt, K, T, s.Dk, s.ldk);  // only QKᵀ's recomputation reads Kᵀ
       transpose(Vt, ldt, V, T, s.Dv, s.ldv);
       for (int t = 0; t < T; t++) {
         std::fill(dK + (size_t)t * s.ldk, dK + (size_t)t * s.ldk + s.Dk, 0.0f);
@@ -484,7 +509,9 @@ void CpuOps::attention_backward(float* dq, float* dk, float* dv, const float* do
           ncausal.n_end_off = r0;   // row i of the block needs columns [0, r0 + i]
           kend.k_end_off = r0;      // ... and reduces over keys [0, r0 + i]
           kbegin.k_begin_off = -r0; // key j gets contributions from rows i >= j - r0
-          small_gemm(rows, keys, s.Dk, s.scale, Q, s.ldq, 1, Kt, ldt, P, keys, false, ncausal);
+          // the forward's probabilities, or P recomputed from Q, K and the log-sum-exp
+          const float* Pc = cache ? s.probs + ((size_t)b * s.H + h) * probs_per_head(T) + probs_offset(r0) : nullptr;
+          if (!Pc) small_gemm(rows, keys, s.Dk, s.scale, Q, s.ldq, 1, Kt, ldt, P, keys, false, ncausal);
           small_gemm(rows, keys, s.Dv, 1.0f, dO, s.ldo, 1, Vt, ldt, dP, keys, false, ncausal);
           for (int t = 0; t < rows; t++) {
             float* p = P + (size_t)t * keys;
@@ -493,6 +520,13 @@ void CpuOps::attention_backward(float* dq, float* dk, float* dv, const float* do
 #pragma omp simd reduction(+ : doo)
             for (int i = 0; i < s.Dv; i++) doo += dO[(size_t)t * s.ldo + i] * O[(size_t)t * s.ldo + i];
             const int n = r0 + t + 1;
+            if (Pc) {  // dS = P ⊙ (dP − rowdot) · scale; the cached row is 0 past n and in gaps
+              const float* pc = Pc + (size_t)t * keys;
+#pragma omp simd
+              for (int j = 0; j < n; j++) dp[j] = pc[j] * (dp[j] - doo) * s.scale;
+              std::fill(dp + n, dp + keys, 0.0f);
+              continue;
+            }
             if (s.gap_begin) {  // hidden keys: score -inf, probability 0, as in the forward
               const size_t q_row = (size_t)b * T + r0 + t;
               const int lo = std::min(s.gap_begin[q_row], n), hi = std::max(lo, std::min(s.gap_end[q_row], n));
@@ -502,7 +536,7 @@ void CpuOps::attention_backward(float* dq, float* dk, float* dv, const float* do
             for (int j = n; j < keys; j++) { p[j] = 0.0f; dp[j] = 0.0f; }
           }
           // dV[keys, Dv] += Pᵀ · dO   (A = Pᵀ: element (j, i) at P[i·keys + j])
-          small_gemm(keys, s.Dv, rows, 1.0f, P, 1, keys, dO, s.ldo, dV, s.ldv, true, kbegin);
+          small_gemm(keys, s.Dv, rows, 1.0f, Pc ? Pc : P, 1, keys, dO, s.ldo, dV, s.ldv, true, kbegin);
           small_gemm(rows, s.Dk, keys, 1.0f, dP, keys, 1, K, s.ldk, dQ, s.ldq, false, kend);
           small_gemm(keys, s.Dk, rows, 1.0f, dP, 1, keys, Q, s.ldq, dK, s.ldk, true, kbegin);
         }

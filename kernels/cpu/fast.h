@@ -14,6 +14,7 @@ class CpuOps : public ReferenceOps {
   void rmsnorm_backward(float* dinp, float* dweight, const float* dout, const float* inp, const float* weight, const float* rstd, int N, int C) override;
   void rope(float* x, int ld, int off, int R, const int* pos, int rows_per_pos, int N, float theta, bool inverse) override;
   void attention_forward(float* out, float* lse, const float* q, const float* k, const float* v, const AttnShape& s) override;
+  size_t attention_probs_floats(const AttnShape& s) const override;
   void attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* out, const float* lse, const float* q, const float* k, const float* v, const AttnShape& s) override;
   void mla_expand_kv(float* k, float* v, const float* kv, const float* kpe, int N, int H, int dn, int dr, int dv) override;
   void mla_expand_kv_backward(float* dkv, float* dkpe, const float* dk, const float* dv, int N, int H, int dn, int dr, int dv_dim) override;

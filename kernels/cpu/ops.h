@@ -40,6 +40,11 @@ struct AttnShape {
   float scale = 1.0f;
   const int* gap_begin = nullptr;  // [B*Tq]
   const int* gap_end = nullptr;    // [B*Tq]
+  // Optional: room for the softmax probabilities, attention_probs_floats(s) floats in a
+  // layout of the backend's choosing. attention_forward writes them there and
+  // attention_backward, given the same buffer, reads them instead of recomputing QKᵀ and
+  // the exponentials. nullptr (or a backend that asks for 0 floats): recomputed.
+  float* probs = nullptr;
 };
 
 class Ops {
@@ -79,6 +84,8 @@ class Ops {
   // out as AttnShape; lse[B, H, Tq] = log-sum-exp of each query's scaled scores (for backward).
   virtual void attention_forward(float* out, float* lse, const float* q, const float* k,
                                  const float* v, const AttnShape& s) = 0;
+  // Floats of AttnShape::probs this backend would use for this call (0: it recomputes).
+  virtual size_t attention_probs_floats(const AttnShape&) const { return 0; }
   // dq, dk, dv written (same layouts as q, k, v); requires Tq == Tk.
   virtual void attention_backward(float* dq, float* dk, float* dv, const float* dout,
                                   const float* out, const float* lse, const float* q,

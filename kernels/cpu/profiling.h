@@ -38,6 +38,7 @@ class ProfilingOps : public Ops {
   void rope(float* x, int ld, int off, int R, const int* pos, int rpp, int N, float theta, bool inv) override {
     time("rope", 0, [&] { in_.rope(x, ld, off, R, pos, rpp, N, theta, inv); });
   }
+  size_t attention_probs_floats(const AttnShape& s) const override { return in_.attention_probs_floats(s); }
   void attention_forward(float* o, float* lse, const float* q, const float* k, const float* v, const AttnShape& s) override {
     time("attention_forward", 2.0 * s.B * s.H * s.Tq * s.Tk * (s.Dk + s.Dv) / 2,
          [&] { in_.attention_forward(o, lse, q, k, v, s); });
