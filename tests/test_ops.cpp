@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "grad_check.h"
+#include "kernels/cpu/aligned.h"
 #include "kernels/cpu/ops.h"
 #include "kernels/cpu/packed_gemm.h"
 #include "kernels/cpu/skinny_gemm.h"
@@ -144,7 +145,7 @@ std::vector<OpCase> cases() {
   for (int Hkv : {4, 2, 1})
     c.push_back({"attention_probs_cache_Hkv" + std::to_string(Hkv), 1e-4, [Hkv](Ops& o) {
                    AttnShape s = attn_shape(2, 150, 4, Hkv, 20, 12);
-                   Vec probs(o.attention_probs_floats(s));
+                   AlignedFloats probs(o.attention_probs_floats(s));
                    if (!probs.empty()) s.probs = probs.data();
                    return attention_round_trip(o, s);
                  }});
@@ -158,7 +159,7 @@ std::vector<OpCase> cases() {
                    packed_gaps(s.B, s.Tq, gb, ge);
                    s.gap_begin = gb.data();
                    s.gap_end = ge.data();
-                   Vec probs(cache ? o.attention_probs_floats(s) : 0);
+                   AlignedFloats probs(cache ? o.attention_probs_floats(s) : 0);
                    if (!probs.empty()) s.probs = probs.data();
                    return attention_round_trip(o, s);
                  }});
@@ -377,6 +378,13 @@ TEST(AttentionProbsCache, KeptForTrainingShapesOnly) {
   EXPECT_EQ(reference_ops().attention_probs_floats(train), 0u);
   EXPECT_EQ(cpu_ops().attention_probs_floats(attn_shape(2, 150, 4, 4, 20, 12, 1)), 0u);
   EXPECT_EQ(cpu_ops().attention_probs_floats(attn_shape(1, 1024, 4, 4, 20, 12)), 0u);
+  // the cache is written with aligned streaming stores: a misaligned buffer is refused
+  AttnShape s = train;
+  AlignedFloats probs(cpu_ops().attention_probs_floats(s) + 8);
+  s.probs = probs.data() + 1;
+  Vec q((size_t)s.B * s.Tq * s.ldq), k((size_t)s.B * s.Tk * s.ldk), v((size_t)s.B * s.Tk * s.ldv);
+  Vec out((size_t)s.B * s.Tq * s.ldo), lse((size_t)s.B * s.H * s.Tq);
+  EXPECT_THROW(cpu_ops().attention_forward(out.data(), lse.data(), q.data(), k.data(), v.data(), s), std::exception);
 }
 
 // packed_gemm (the weight gradients' kernel) against plain loops: tiles that fill the

@@ -384,10 +384,13 @@ void CpuOps::decode_attention(float* out, float* lse, const float* q, const floa
 }
 
 // The probabilities cache (AttnShape::probs): per (batch, head) the query blocks' [rows,
-// keys] tiles one after another, keys = r0 + rows (Tq == Tk). At T = 256 that is 40,960
-// floats per head — 2.6 MB a layer for tiny's 4 × 4 (batch, head) pairs, about what its
-// q, k, v and output take — and it grows with T², so longer sequences recompute.
+// keys] tiles one after another, keys = r0 + rows (Tq == Tk), each row padded to whole
+// 8-float vectors (probs_ld) so that it can be written with streaming stores. At T = 256
+// that is 40,960 floats per head — 2.6 MB a layer for tiny's 4 × 4 (batch, head) pairs,
+// about what its q, k, v and output take — and it grows with T², so longer sequences
+// recompute.
 constexpr int kProbsMaxT = 512;
+inline int probs_ld(int keys) { return (keys + 7) / 8 * 8; }
 // floats of the tiles of blocks [0, r0) of one head (every earlier block is full)
 inline size_t probs_offset(int r0) {
   const size_t n = (size_t)r0 / kQBlock;
@@ -395,7 +398,24 @@ inline size_t probs_offset(int r0) {
 }
 inline size_t probs_per_head(int T) {
   const int r0 = (T - 1) / kQBlock * kQBlock;  // the last block
-  return probs_offset(r0) + (size_t)(T - r0) * T;
+  return probs_offset(r0) + (size_t)(T - r0) * probs_ld(T);
+}
+// dst[0, ld) = src[0, n) then zeros, with non-temporal stores: the backward reads the row
+// hundreds of milliseconds later, so caching it (and reading each line before writing it)
+// only evicts what the forward is using. dst is 32-byte aligned, ld a multiple of 8.
+inline void stream_row(float* dst, const float* src, int n, int ld) {
+#if defined(__AVX2__)
+  int j = 0;
+  for (; j + 8 <= n; j += 8) _mm256_stream_ps(dst + j, _mm256_loadu_ps(src + j));
+  for (; j < ld; j += 8) {
+    const __m256i lane = _mm256_add_epi32(_mm256_set1_epi32(j), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    const __m256i live = _mm256_cmpgt_epi32(_mm256_set1_epi32(n), lane);
+    _mm256_stream_ps(dst + j, _mm256_maskload_ps(src + j, live));  // masked-off lanes read as 0
+  }
+#else
+  std::memcpy(dst, src, sizeof(float) * n);
+  std::fill(dst + n, dst + ld, 0.0f);
+#endif
 }
 
 size_t CpuOps::attention_probs_floats(const AttnShape& s) const {
@@ -409,6 +429,8 @@ void CpuOps::attention_forward(float* out, float* lse, const float* q, const flo
   const int group = s.H / s.Hkv;
   const int BH = s.B * s.H;
   const bool cache = s.probs && attention_probs_floats(s) > 0;
+  AHA_CHECK(!cache || reinterpret_cast<uintptr_t>(s.probs) % 32 == 0,
+            "attention_forward: AttnShape::probs must be 32-byte aligned (it is written with streaming stores)");
   // Scratch is allocated before the parallel region: an exception (bad_alloc) thrown
   // inside one would terminate the process.
   const int nt = omp_get_max_threads();
@@ -434,8 +456,8 @@ void CpuOps::attention_forward(float* out, float* lse, const float* q, const flo
         const int keys = c + rows;
         const float* Q = q + ((size_t)b * s.Tq + r0) * s.ldq + (size_t)h * s.Dk;
         float* O = out + ((size_t)b * s.Tq + r0) * s.ldo + (size_t)h * s.Dv;
-        // scores, then probabilities, in the cache's tile when there is one
-        float* P = cache ? s.probs + (size_t)bh * probs_per_head(s.Tq) + probs_offset(r0) : S;
+        float* P = S;  // scores, then probabilities
+        float* Pc = cache ? s.probs + (size_t)bh * probs_per_head(s.Tq) + probs_offset(r0) : nullptr;
         TileLimits causal;
         causal.n_end_off = c;
         small_gemm(rows, keys, s.Dk, s.scale, Q, s.ldq, 1, Kt, ldkt, P, keys, false, causal);
@@ -453,12 +475,16 @@ void CpuOps::attention_forward(float* out, float* lse, const float* q, const flo
 #pragma omp simd
           for (int j = 0; j < n; j++) row[j] *= iv;
           std::fill(row + n, row + keys, 0.0f);
+          if (Pc) stream_row(Pc + (size_t)t * probs_ld(keys), row, n, probs_ld(keys));
         }
         TileLimits kc;
         kc.k_end_off = c;
         small_gemm(rows, s.Dv, keys, 1.0f, P, keys, 1, Vp, s.Dv, O, s.ldo, false, kc);
       }
     }
+#if defined(__AVX2__)
+    if (cache) _mm_sfence();  // the streamed rows are visible before any thread reads them
+#endif
   }
 }
 
@@ -521,7 +547,7 @@ void CpuOps::attention_backward(float* dq, float* dk, float* dv, const float* do
             for (int i = 0; i < s.Dv; i++) doo += dO[(size_t)t * s.ldo + i] * O[(size_t)t * s.ldo + i];
             const int n = r0 + t + 1;
             if (Pc) {  // dS = P ⊙ (dP − rowdot) · scale; the cached row is 0 past n and in gaps
-              const float* pc = Pc + (size_t)t * keys;
+              const float* pc = Pc + (size_t)t * probs_ld(keys);
 #pragma omp simd
               for (int j = 0; j < n; j++) dp[j] = pc[j] * (dp[j] - doo) * s.scale;
               std::fill(dp + n, dp + keys, 0.0f);
@@ -536,7 +562,8 @@ void CpuOps::attention_backward(float* dq, float* dk, float* dv, const float* do
             for (int j = n; j < keys; j++) { p[j] = 0.0f; dp[j] = 0.0f; }
           }
           // dV[keys, Dv] += Pᵀ · dO   (A = Pᵀ: element (j, i) at P[i·keys + j])
-          small_gemm(keys, s.Dv, rows, 1.0f, Pc ? Pc : P, 1, keys, dO, s.ldo, dV, s.ldv, true, kbegin);
+          small_gemm(keys, s.Dv, rows, 1.0f, Pc ? Pc : P, 1, Pc ? probs_ld(keys) : keys, dO, s.ldo, dV, s.ldv, true,
+                     kbegin);
           small_gemm(rows, s.Dk, keys, 1.0f, dP, keys, 1, K, s.ldk, dQ, s.ldq, false, kend);
           small_gemm(keys, s.Dk, rows, 1.0f, dP, 1, keys, Q, s.ldq, dK, s.ldk, true, kbegin);
         }

@@ -43,7 +43,8 @@ struct AttnShape {
   // Optional: room for the softmax probabilities, attention_probs_floats(s) floats in a
   // layout of the backend's choosing. attention_forward writes them there and
   // attention_backward, given the same buffer, reads them instead of recomputing QKᵀ and
-  // the exponentials. nullptr (or a backend that asks for 0 floats): recomputed.
+  // the exponentials. nullptr (or a backend that asks for 0 floats): recomputed. Must be
+  // 32-byte aligned (an AlignedFloats buffer is).
   float* probs = nullptr;
 };
 
