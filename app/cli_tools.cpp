@@ -117,10 +117,10 @@ void add_bench(CLI::App& app) {
     if (json) {
       std::cout << r.to_json() << "\n";
     } else {
-      std::printf("%s: %.0f tokens/s, %.1f ms/step (median), %.1f GFLOP/s of %.1f peak (MFU %.1f%%), "
-                  "%zu params (%zu active), peak RSS %.0f MB\n",
-                  cfg.name.c_str(), r.tokens_per_s, r.step_ms_median, r.achieved_gflops,
-                  r.peak_gflops, 100 * r.mfu, r.params_total, r.params_active, r.peak_rss_mb);
+      std::printf("%s: %.0f tokens/s, %.1f ms/step (median), %.1f GFLOP/s of %.1f peak (MFU %.1f%%; "
+                  "this run's FMA probe %.1f), %zu params (%zu active), peak RSS %.0f MB\n",
+                  cfg.name.c_str(), r.tokens_per_s, r.step_ms_median, r.achieved_gflops, r.peak_gflops,
+                  100 * r.mfu, r.peak_probe_gflops, r.params_total, r.params_active, r.peak_rss_mb);
     }
   });
 }

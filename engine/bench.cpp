@@ -28,6 +28,7 @@ std::string TrainBench::to_json() const {
   j["flops_per_token"] = flops_per_token;
   j["achieved_gflops"] = achieved_gflops;
   j["peak_gflops"] = peak_gflops;
+  j["peak_probe_gflops"] = peak_probe_gflops;
   j["mfu"] = mfu;
   j["params_total"] = params_total;
   j["params_active"] = params_active;
@@ -66,7 +67,8 @@ TrainBench bench_train(const RunConfig& cfg_in, int steps, const std::string& pe
   // (with the best ever seen for this CPU, kernels/cpu/cpu_features.h): on a freshly
   // started VM the first probe once read 142.8 GFLOP/s where later ones read 202-203,
   // which made that run's MFU 0.65 instead of about 0.46.
-  const double peak_before = kernels::measure_peak_gflops(peak_cache);
+  double probe_before = 0, probe_after = 0;
+  const double peak_before = kernels::measure_peak_gflops(peak_cache, &probe_before);
   std::vector<double> ms;
   double stash_mb = 0, stash_fp32_mb = 0;
   const auto t_start = std::chrono::steady_clock::now();
@@ -101,7 +103,8 @@ TrainBench bench_train(const RunConfig& cfg_in, int steps, const std::string& pe
   r.tokens_per_s = (double)r.batch_size * r.seq_len / (r.step_ms_median / 1e3);
   r.flops_per_token = model.flops_per_token(cfg.train.seq_len);
   r.achieved_gflops = r.flops_per_token * r.tokens_per_s / 1e9;
-  r.peak_gflops = std::max(peak_before, kernels::measure_peak_gflops(peak_cache));
+  r.peak_gflops = std::max(peak_before, kernels::measure_peak_gflops(peak_cache, &probe_after));
+  r.peak_probe_gflops = std::max(probe_before, probe_after);
   r.mfu = r.achieved_gflops / r.peak_gflops;
   r.params_total = model.params_total();
   r.params_active = model.params_active();

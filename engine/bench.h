@@ -11,6 +11,10 @@ namespace aha {
 struct TrainBench {
   double tokens_per_s = 0, step_ms_median = 0, flops_per_token = 0, achieved_gflops = 0;
   double peak_gflops = 0, mfu = 0, peak_rss_mb = 0;
+  // this run's own FMA probes (the higher of before and after the steps): below
+  // peak_gflops, the best ever seen here, when the machine was lending its cores elsewhere
+  // (on a shared VM the probe has read anything from half to all of the best)
+  double peak_probe_gflops = 0;
   std::string precision;  // train.precision
   // Linear inputs stashed for Wgrad per step (kernels/cpu/stash.h): as held (BF16 / FP8
   // codes + scales) and as FP32; both 0 in FP32, which keeps the floats

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <mutex>
 #include <random>
@@ -61,6 +62,34 @@ std::vector<Completion> sample_alone(Model& m, const std::string& prompt, size_t
 
 const AttnPath kPaths[] = {AttnPath::Absorbed, AttnPath::Naive};
 const char* name(AttnPath p) { return p == AttnPath::Naive ? "naive" : "absorbed"; }
+
+// `aha bench train`'s MFU divides by the best FMA peak ever probed on this machine (a
+// probe that shares the cores reads low and would inflate MFU); the run's own probe is
+// reported beside it. An inflated cached best must therefore be what MFU uses.
+TEST(BenchTrain, MfuUsesTheBestPeakAndReportsThisRunsProbe) {
+  namespace fs = std::filesystem;
+  const RunConfig cfg = load_config("micro");
+  const fs::path cache = fs::temp_directory_path() / ("aha_peak_" + std::to_string(::getpid()) + ".txt");
+  fs::remove(cache);
+  const TrainBench r = bench_train(cfg, 1, cache.string());
+  EXPECT_GT(r.peak_probe_gflops, 0.0);
+  EXPECT_LE(r.peak_probe_gflops, r.peak_gflops);
+  EXPECT_DOUBLE_EQ(r.mfu, r.achieved_gflops / r.peak_gflops);
+  const auto j = nlohmann::json::parse(r.to_json());
+  EXPECT_DOUBLE_EQ(j.at("peak_probe_gflops").get<double>(), r.peak_probe_gflops);
+  // the cache holds "key\nvalue\n": raise the stored best tenfold
+  std::string key, value;
+  {
+    std::ifstream in(cache);
+    ASSERT_TRUE(std::getline(in, key) && std::getline(in, value)) << "no cached peak at " << cache;
+  }
+  std::ofstream(cache) << key << "\n" << std::stod(value) * 10 << "\n";
+  const TrainBench r2 = bench_train(cfg, 1, cache.string());
+  EXPECT_DOUBLE_EQ(r2.peak_gflops, std::stod(value) * 10);
+  EXPECT_LT(r2.peak_probe_gflops, r2.peak_gflops);
+  EXPECT_DOUBLE_EQ(r2.mfu, r2.achieved_gflops / r2.peak_gflops);
+  fs::remove(cache);
+}
 
 TEST(DecodeCache, BothCachesMatchTheFullForwardAndEachOther) {
   const RunConfig c = micro();

@@ -111,7 +111,7 @@ std::string default_peak_cache() {
   return ec ? "" : (dir / "fma_peak.txt").string();
 }
 
-double measure_peak_gflops(const std::string& cache_path) {
+double measure_peak_gflops(const std::string& cache_path, double* this_probe) {
   const CpuFeatures f = cpu_features();
   std::ostringstream key;
   key << f.model << "|" << f.simd() << "|" << f.threads;
@@ -119,6 +119,7 @@ double measure_peak_gflops(const std::string& cache_path) {
   // for this CPU and thread count, because a probe that shared the cores with other work
   // reads low — and a low peak would inflate every MFU after it.
   double peak = probe(f.avx512f, f.threads);
+  if (this_probe) *this_probe = peak;
   if (cache_path.empty()) return peak;
   // one entry per key (two lines: key, value), so 1- and 2-thread runs keep their own best
   std::vector<std::pair<std::string, double>> entries;
