@@ -41,7 +41,12 @@ struct MlaActs {
   Buf kv;                      // [N, H, dn+dv] = kv_b(ckv_n)
   Buf k, v;                    // [N, H, dqk], [N, H, dv]   per-head keys and values
   Buf o, lse;                  // [N, H, dv], [B, H, T]
-  Buf probs;                   // the attention probabilities, if the backend keeps them (AttnShape::probs)
+  // The attention probabilities, if the backend keeps them (AttnShape::probs) and a
+  // backward follows: the model sets keep_probs before the forward; probs_kept is how many
+  // floats that forward wrote (0: none), which the backward checks before using them.
+  Buf probs;
+  bool keep_probs = false;
+  size_t probs_kept = 0;
   // backward scratch
   Buf dq, dk, dv, dkv, dckv_n, dckv, dkpe, dqa_n, dqa, dx;
 };

@@ -70,8 +70,9 @@ void mla_forward(kernels::Ops& ops, const ModelConfig& c, Params& p, const MlaWe
     linear_fwd(ops, a.kv.data(), ckv_n, p.w(w.kv_b), N, dc, H * (dn + dv));
     ops.mla_expand_kv(a.k.data(), a.v.data(), a.kv.data(), a.kpe.data(), N, H, dn, dr, dv);
     kernels::AttnShape s{B, T, T, H, H, dqk, dv, H * dqk, H * dqk, H * dv, H * dv, scale, rows.gap_begin, rows.gap_end};
-    if (const size_t n = ops.attention_probs_floats(s)) {  // kept for the backward
-      ensure(a.probs, n);
+    a.probs_kept = a.keep_probs ? ops.attention_probs_floats(s) : 0;
+    if (a.probs_kept) {  // kept for the backward
+      ensure(a.probs, a.probs_kept);
       s.probs = a.probs.data();
     }
     ops.attention_forward(a.o.data(), a.lse.data(), a.q.data(), a.k.data(), a.v.data(), s);
@@ -252,7 +253,7 @@ void mla_backward(kernels::Ops& ops, const ModelConfig& c, Params& p, const MlaW
   // attention core
   ensure(a.dq, (size_t)N * H * dqk); ensure(a.dk, (size_t)N * H * dqk);
   kernels::AttnShape s{B, T, T, H, H, dqk, dv, H * dqk, H * dqk, H * dv, H * dv, scale, rows.gap_begin, rows.gap_end};
-  if (ops.attention_probs_floats(s) > 0) s.probs = a.probs.data();  // what the forward kept
+  if (a.probs_kept > 0 && a.probs_kept == ops.attention_probs_floats(s)) s.probs = a.probs.data();  // the forward's
   ops.attention_backward(a.dq.data(), a.dk.data(), a.dv.data(), dO.data(), a.o.data(), a.lse.data(),
                          a.q.data(), a.k.data(), a.v.data(), s);
 

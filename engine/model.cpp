@@ -258,6 +258,7 @@ LossParts Model::run(const Batch& bt, float loss_scale, bool backward, const Tok
   for (int l = 0; l < L; l++) {
     lin_layer(l);
     const LentScratch lent(fwd_scratch_, blocks_acts_[l], swap_forward_scratch);
+    blocks_acts_[l].mla.keep_probs = backward;  // attention probabilities only for a backward
     block_forward(lin_ops(), c, params, blocks_[l], blocks_acts_[l], xs_[l + 1].data(), xs_[l].data(),
                   rows, B, T);
   }
@@ -304,6 +305,7 @@ LossParts Model::run(const Batch& bt, float loss_scale, bool backward, const Tok
     lin_layer(L + (int)k);
     {
       const LentScratch lent(fwd_scratch_, a.block, swap_forward_scratch);
+      a.block.mla.keep_probs = backward;
       block_forward(lin_ops(), c, params, m.block, a.block, a.hout.data(), a.hp.data(), pos_.data(), B, T);
     }
     head_loss(a.hout.data(), m.head_norm, a.sh, a.sh_rstd, a.logits, a.loss, a.tgt.data(), N);
@@ -412,6 +414,7 @@ void Model::logits(const int32_t* tokens, int B, int T, AttnPath path, std::vect
   ops_.gather_rows(xs_[0].data(), params.w(embed_), tok.data(), nullptr, N, d);
   for (int l = 0; l < L; l++) {
     const LentScratch lent(fwd_scratch_, blocks_acts_[l], swap_forward_scratch);
+    blocks_acts_[l].mla.keep_probs = false;  // no backward follows
     block_forward(ops_, c, params, blocks_[l], blocks_acts_[l], xs_[l + 1].data(), xs_[l].data(),
                   pos_.data(), B, T, path);
   }

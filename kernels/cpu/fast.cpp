@@ -390,6 +390,9 @@ void CpuOps::decode_attention(float* out, float* lse, const float* q, const floa
 // about what its q, k, v and output take — and it grows with T², so longer sequences
 // recompute.
 constexpr int kProbsMaxT = 512;
+// and at most this many floats per call (64 MB): a long packed GRPO batch recomputes
+// rather than hold B·H·T²/2 floats per layer
+constexpr size_t kProbsMaxFloats = size_t{16} << 20;
 inline int probs_ld(int keys) { return (keys + 7) / 8 * 8; }
 // floats of the tiles of blocks [0, r0) of one head (every earlier block is full)
 inline size_t probs_offset(int r0) {
@@ -420,7 +423,8 @@ inline void stream_row(float* dst, const float* src, int n, int ld) {
 
 size_t CpuOps::attention_probs_floats(const AttnShape& s) const {
   if (s.Tq != s.Tk || s.Tk > kProbsMaxT || s.Tq <= kDecodeQueries) return 0;
-  return (size_t)s.B * s.H * probs_per_head(s.Tq);
+  const size_t n = (size_t)s.B * s.H * probs_per_head(s.Tq);
+  return n <= kProbsMaxFloats ? n : 0;
 }
 
 void CpuOps::attention_forward(float* out, float* lse, const float* q, const float* k,
@@ -432,8 +436,9 @@ void CpuOps::attention_forward(float* out, float* lse, const float* q, const flo
   AHA_CHECK(!cache || reinterpret_cast<uintptr_t>(s.probs) % 32 == 0,
             "attention_forward: AttnShape::probs must be 32-byte aligned (it is written with streaming stores)");
   // Scratch is allocated before the parallel region: an exception (bad_alloc) thrown
-  // inside one would terminate the process.
-  const int nt = omp_get_max_threads();
+  // inside one would terminate the process. Inside another parallel region (a
+  // data-parallel replica) the region below has one thread: scratch for one.
+  const int nt = omp_in_parallel() ? 1 : omp_get_max_threads();
   const int ldkt = padded(s.Tk);
   const size_t per = lines((size_t)kQBlock * s.Tk + (size_t)s.Dk * ldkt + (size_t)s.Tk * s.Dv + kQBlock);
   float* scratch = attention_scratch(per * nt);
@@ -499,7 +504,7 @@ void CpuOps::attention_backward(float* dq, float* dk, float* dv, const float* do
   const int T = s.Tq;  // == Tk
   const bool cache = s.probs && attention_probs_floats(s) > 0;
   const int BG = s.B * s.Hkv;
-  const int nt = omp_get_max_threads();
+  const int nt = omp_in_parallel() ? 1 : omp_get_max_threads();  // as in the forward
   const int ldt = padded(T);
   const size_t per = lines(2 * (size_t)kQBlock * T + (size_t)(s.Dk + s.Dv) * ldt);
   float* scratch = attention_scratch(per * nt);  // allocated outside the parallel region (see forward)
