@@ -29,6 +29,7 @@
 #include "kernels/cpu/skinny_gemm.h"
 #include "kernels/cpu/small_gemm.h"
 #include "kernels/cpu/softmax_rows.h"
+#include "kernels/cpu/transpose8.h"
 #include "engine/error.h"
 
 namespace aha::kernels {
@@ -275,26 +276,15 @@ inline size_t lines(size_t floats) { return (floats + 15) / 16 * 16; }
 constexpr int kDecodeQueries = 4;  // at most this many queries per sequence: decode_attention
 
 namespace {
-// dst[8, ldd] = src[8, 8] (row stride lds) transposed in registers: two rounds of
-// unpack/shuffle inside 128-bit lanes, then the lanes swapped. Written element by element,
-// the transpose stored every float to a different cache line (10 µs per head for `tiny`'s
-// keys and values, against 3 µs in 8×8 blocks).
+// dst[8, ldd] = src[8, 8] (row stride lds) transposed in registers (transpose8.h). Written
+// element by element, the transpose stored every float to a different cache line (10 µs
+// per head for `tiny`'s keys and values, against 3 µs in 8×8 blocks).
 #if defined(__AVX2__)
 inline void transpose8x8(float* dst, int ldd, const float* src, int lds) {
-  __m256 r[8], t[8];
+  __m256 r[8];
   for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(src + (size_t)i * lds);
-  for (int i = 0; i < 4; i++) {
-    t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);      // a0 b0 a1 b1 | a4 b4 a5 b5
-    t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);  // a2 b2 a3 b3 | a6 b6 a7 b7
-  }
-  r[0] = _mm256_shuffle_ps(t[0], t[2], 0x44); r[1] = _mm256_shuffle_ps(t[0], t[2], 0xEE);
-  r[2] = _mm256_shuffle_ps(t[1], t[3], 0x44); r[3] = _mm256_shuffle_ps(t[1], t[3], 0xEE);
-  r[4] = _mm256_shuffle_ps(t[4], t[6], 0x44); r[5] = _mm256_shuffle_ps(t[4], t[6], 0xEE);
-  r[6] = _mm256_shuffle_ps(t[5], t[7], 0x44); r[7] = _mm256_shuffle_ps(t[5], t[7], 0xEE);
-  for (int i = 0; i < 4; i++) {  // column i from the low lanes, column i + 4 from the high
-    _mm256_storeu_ps(dst + (size_t)i * ldd, _mm256_permute2f128_ps(r[i], r[i + 4], 0x20));
-    _mm256_storeu_ps(dst + (size_t)(i + 4) * ldd, _mm256_permute2f128_ps(r[i], r[i + 4], 0x31));
-  }
+  transpose8(r);
+  for (int i = 0; i < 8; i++) _mm256_storeu_ps(dst + (size_t)i * ldd, r[i]);
 }
 #endif
 // dst[D, ldd] = src[T, D] (row stride lds) transposed, so a key block is a row-major operand.

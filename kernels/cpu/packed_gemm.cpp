@@ -20,6 +20,7 @@
 #include <cstring>
 
 #include "kernels/cpu/aligned.h"
+#include "kernels/cpu/transpose8.h"
 
 namespace aha::kernels {
 
@@ -37,24 +38,6 @@ struct View {
   const float* p;
   long rs, cs;
 };
-
-// r[i] = column i of the 8×8 block whose rows were r[0..7]
-inline void transpose8(__m256* r) {
-  __m256 t[8];
-  for (int i = 0; i < 4; i++) {
-    t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-    t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-  }
-  __m256 u[8];
-  u[0] = _mm256_shuffle_ps(t[0], t[2], 0x44); u[1] = _mm256_shuffle_ps(t[0], t[2], 0xEE);
-  u[2] = _mm256_shuffle_ps(t[1], t[3], 0x44); u[3] = _mm256_shuffle_ps(t[1], t[3], 0xEE);
-  u[4] = _mm256_shuffle_ps(t[4], t[6], 0x44); u[5] = _mm256_shuffle_ps(t[4], t[6], 0xEE);
-  u[6] = _mm256_shuffle_ps(t[5], t[7], 0x44); u[7] = _mm256_shuffle_ps(t[5], t[7], 0xEE);
-  for (int i = 0; i < 4; i++) {
-    r[i] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x20);
-    r[i + 4] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x31);
-  }
-}
 
 // Packing writes panels dst[panel][kc][W] (W = MR for A, NR for B); values past `width`
 // are 0. Each A element is packed once and then used for 2·N FLOPs: at N = 64 that is 4
