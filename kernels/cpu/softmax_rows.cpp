@@ -166,6 +166,13 @@ float exp_row(float* s, int n, float* inv_sum) {
   return isa::has_avx512() ? avx512::exp_row(s, n, inv_sum) : avx2::exp_row(s, n, inv_sum);
 }
 
+float softmax_row(float* s, int n) {
+  float inv;
+  const float lse = exp_row(s, n, &inv);
+  for (int j = 0; j < n; j++) s[j] *= inv;
+  return lse;
+}
+
 void softmax_grad_row(float* p, float* dp, int n, float lse, float doo, float scale) {
   isa::has_avx512() ? avx512::softmax_grad_row(p, dp, n, lse, doo, scale) : avx2::softmax_grad_row(p, dp, n, lse, doo, scale);
 }

@@ -11,6 +11,9 @@ namespace aha::kernels {
 // Returns m + log Σ_j exp(s[j] − m), the row's log-sum-exp; *inv_sum = 1 / that sum.
 float exp_row(float* s, int n, float* inv_sum);
 
+// Softmax of one row in place (s already scaled), returning its log-sum-exp.
+float softmax_row(float* s, int n);
+
 // The softmax backward of one attention row from its saved log-sum-exp lse:
 //   p[j] = exp(p[j] − lse),  dp[j] = p[j] · (dp[j] − doo) · scale   for j < n
 // (p holds the recomputed scaled scores; −inf marks a hidden key: p = dp = 0 there).
