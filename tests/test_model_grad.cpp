@@ -3,7 +3,6 @@
 // router + balance loss, MoE experts and combine, MTP, embedding, head) against central
 // differences of the masked loss. Runs on the reference backend (double accumulation).
 #include <gtest/gtest.h>
-#include <omp.h>
 
 #include <cmath>
 #include <random>
@@ -11,6 +10,7 @@
 #include "engine/config.h"
 #include "engine/model.h"
 #include "grad_check.h"
+#include "one_thread.h"
 #include "kernels/cpu/ops.h"
 
 namespace aha {
@@ -122,11 +122,7 @@ namespace {
 // round-off (seen: 6.5e-7 relative L2).
 TEST(FastBackend, MatchesTheReferenceThroughTheQuickstartModel) {
   const RunConfig cfg = load_config("quickstart");
-  struct OneThread {
-    int saved = omp_get_max_threads();
-    OneThread() { omp_set_num_threads(1); }
-    ~OneThread() { omp_set_num_threads(saved); }
-  } one;
+  const test::OneOmpThread one;
   Model fast(cfg.model, kernels::cpu_ops()), ref(cfg.model, kernels::reference_ops());
   fast.init_weights(7);
   ref.init_weights(7);

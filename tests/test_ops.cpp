@@ -5,7 +5,6 @@
 //    differences of its forward along random directions.
 // A CUDA backend joins by adding itself to backends().
 #include <gtest/gtest.h>
-#include <omp.h>
 
 #include <cmath>
 #include <functional>
@@ -13,6 +12,7 @@
 #include <vector>
 
 #include "grad_check.h"
+#include "one_thread.h"
 #include "kernels/cpu/aligned.h"
 #include "kernels/cpu/ops.h"
 #include "kernels/cpu/packed_gemm.h"
@@ -103,11 +103,7 @@ std::vector<OpCase> cases() {
                  4e-5, [p](Ops& o) {
                    EXPECT_TRUE(prefer_packed_gemm(p.ta, p.M, p.N, p.K)) << "this case should reach packed_gemm";
                    Vec A = random_vec((size_t)p.M * p.K, 1), B = random_vec((size_t)p.K * p.N, 2), C = random_vec((size_t)p.M * p.N, 3);
-                   struct OneThread {  // restored even if gemm throws
-                     int saved = omp_get_max_threads();
-                     OneThread() { omp_set_num_threads(1); }
-                     ~OneThread() { omp_set_num_threads(saved); }
-                   } one;
+                   const test::OneOmpThread one;
                    o.gemm(p.ta, p.tb, p.M, p.N, p.K, 0.7f, A.data(), p.ta ? p.M : p.K, B.data(), p.tb ? p.K : p.N, 0.5f,
                           C.data(), p.N);
                    return std::vector<Vec>{C};
